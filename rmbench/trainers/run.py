@@ -22,6 +22,7 @@ from rmbench.errors import ModelError, RmbenchError
 from rmbench.trainers import data as train_data
 from rmbench.trainers.methods import Method, get_method, method_args, trl_classes
 from rmbench.trainers.recipes import load_recipe
+from rmbench.trainers.sampling import with_pair_length_grouping
 
 RUN_FILE = "rmbench-run.json"
 console = Console()
@@ -122,6 +123,8 @@ def train(request: TrainRequest) -> dict:
 
     method = get_method(request.method)
     config_class, trainer_class = trl_classes(method.trainer)
+    if method.trainer == "reward":
+        trainer_class = with_pair_length_grouping(trainer_class)
     fields = set(config_class.__dataclass_fields__) - {"output_dir"}
     if method.name == "rpo":
         fields.add("rpo_alpha")
