@@ -17,6 +17,7 @@ from transformers import TrainerCallback
 
 from rmbench.evals.run import EvalRequest, run_eval
 from rmbench.trainers.metadata import write_checkpoint_metadata
+from rmbench.trainers.methods import get_method
 
 console = Console()
 
@@ -98,8 +99,8 @@ class AutoEvalCallback(TrainerCallback):
             self.tokenizer.save_pretrained(merged)
             folder = merged
         write_checkpoint_metadata(folder, self.meta, step)
-        if self.meta["method"] == "sft":
-            return  # policy metrics come with the policy-evaluation harness
+        if get_method(self.meta["method"]).scorer == "none":
+            return  # a policy (sft, rloo, grpo, distillation): its metrics come with the policy-evaluation harness
         name = folder.name if folder.name != "merged" else folder.parent.name
         for label, data, suite in self._targets():
             record = _score(str(folder), data, suite, self.run / "evals" / name / label, self.settings,

@@ -125,3 +125,67 @@ def write_preference_file(path: Path, examples: list[PreferenceExample]) -> Path
             handle.write(json.dumps({"id": e.id, "subset": path.stem, "prompt": e.prompt, "chosen": e.chosen[0],
                                      "rejected": e.rejected[0]}, ensure_ascii=False) + "\n")
     return path
+
+
+# --- prompts for online methods and distillation --------------------------------------------------
+
+PROMPTED_KINDS = ("prompts", "distill")  # RLOO/GRPO sample their own completions; distillation needs the prompts
+
+
+def load_prompted(kind: str, sources: list[str], fmt: str | None, limit: int | None) -> list:
+    """Prompts (with a completion each) from any data the harness reads: SFT, preference or unpaired.
+
+    Online methods use only the prompts. Supervised KD teacher-forces on the completion: an
+    SFT completion, a pair's first chosen answer, or an unpaired completion whatever its
+    label (the student learns the teacher's distribution along the text, not to imitate it).
+    """
+    examples: list = []
+    for source in sources:
+        examples += _prompted(source, fmt, limit)
+    if not examples:
+        raise DataError(f"no prompts in {', '.join(sources)}")
+    return examples
+
+
+def _prompted(source: str, fmt: str | None, limit: int | None) -> list:
+    from rmbench.data.schema import SFTExample
+
+    errors = []
+    for loader in (load_sft, load_preferences, load_unpaired):
+        try:
+            loaded = loader(source, format=fmt, limit=limit)
+        except DataError as err:
+            errors.append(err)
+            continue
+        return [e if isinstance(e, SFTExample) else
+                SFTExample(e.id, e.subset, e.prompt, e.chosen[0] if isinstance(e, PreferenceExample) else e.completion,
+                           e.meta) for e in loaded]
+    # each loader refuses the others' kinds; the error worth showing is the one about the data itself
+    raise next((e for e in errors if "load it with load_" not in str(e)), errors[0])
+
+
+def prompt_rows(examples: list) -> list[dict]:
+    """One conversational prompt per distinct prompt: TRL samples the completions itself."""
+    seen: set[str] = set()
+    rows = []
+    for e in examples:
+        key = json.dumps(e.prompt, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            rows.append({"prompt": e.prompt})
+    return rows
+
+
+def distill_rows(examples: list) -> list[dict]:
+    """TRL's GKD collator reads a `messages` column whose last turn is the completion."""
+    return [{"messages": [*e.prompt, {"role": ASSISTANT, "content": e.completion}]} for e in examples]
+
+
+def write_prompt_file(path: Path, examples: list) -> Path:
+    """The held-out prompts (with their data completion) as SFT rows, for policy evaluation."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        for e in examples:
+            handle.write(json.dumps({"id": e.id, "prompt": e.prompt, "completion": e.completion},
+                                    ensure_ascii=False) + "\n")
+    return path

@@ -20,7 +20,7 @@ from rmbench import models
 from rmbench.data.schema import PreferenceExample
 from rmbench.errors import ModelError, RmbenchError
 from rmbench.trainers import data as train_data
-from rmbench.trainers.methods import Method, get_method, method_args, trl_classes
+from rmbench.trainers.methods import Method, get_method, method_args, method_inputs, method_record, trl_classes
 from rmbench.trainers.recipes import load_recipe
 from rmbench.trainers.sampling import with_pair_length_grouping
 
@@ -122,36 +122,53 @@ def train(request: TrainRequest) -> dict:
     from rmbench.trainers.metadata import run_metadata
 
     method = get_method(request.method)
+    if method.trainer == "ppo":  # rmbench's own loop, not a TRL trainer
+        from rmbench.trainers.ppo import train_ppo
+
+        return train_ppo(request)
     config_class, trainer_class = trl_classes(method.trainer)
     if method.trainer == "reward":
         trainer_class = with_pair_length_grouping(trainer_class)
     fields = set(config_class.__dataclass_fields__) - {"output_dir"}
     if method.name == "rpo":
         fields.add("rpo_alpha")
+    fields |= set(method.options)
     train_args, settings = load_recipe(method.name, request.recipe, request.overrides, fields)
     prepare_run_folder(request)
+    inputs, inputs_meta = method_inputs(method, {k: train_args.pop(k) for k in method.options if k in train_args},
+                                        request.model, request.seed)
 
-    examples = train_data.load_for(method.data, request.data, request.format, settings["max_examples"])
+    prompted = method.data in train_data.PROMPTED_KINDS  # rloo, grpo, distillation: prompts from any data
+    load = train_data.load_prompted if prompted else train_data.load_for
+    examples = load(method.data, request.data, request.format, settings["max_examples"])
     train_examples, heldout = train_data.split_examples(examples, settings["heldout_fraction"], request.seed)
     pairwise = isinstance(train_examples[0], PreferenceExample)
     heldout_path = train_split = None
     if pairwise and heldout:
         heldout_path = train_data.write_preference_file(request.out / "heldout.jsonl", heldout)
         train_split = train_data.write_preference_file(request.out / "train-split.jsonl", train_examples)
+    if prompted and heldout:
+        train_data.write_prompt_file(request.out / "heldout-prompts.jsonl", heldout)
 
     model, ref, tokenizer, resolved = load_models(method, request.model, settings, request.seed)
     if not getattr(tokenizer, "chat_template", None):  # an encoder RM (BERT-like): plain text, as eval's raw mode
         settings["chat_template"] = "raw"
-    args = config_class(output_dir=str(request.out), seed=request.seed, **device_args(method_args(method, train_args)))
+    try:
+        args = config_class(output_dir=str(request.out), seed=request.seed,
+                            **device_args(method_args(method, train_args)))
+    except ValueError as err:  # TRL's own checks (e.g. batch size not a multiple of num_generations)
+        raise RmbenchError(f"{method.name} settings: {err}") from err
     rows = build_rows(method, train_examples, pairwise, settings)
     too_long = fit_lengths(rows, tokenizer, args, method, settings)
     meta = run_metadata(method, request, resolved, args, settings)
     meta["chat_template"] = settings.get("chat_template")
+    meta.update(method_record(method, args, inputs_meta))
     (request.out / RUN_FILE).write_text(json.dumps(
         {**meta, "train_rows": len(rows), "rows_over_max_length": too_long, "heldout_examples": len(heldout),
          "request": _jsonable(asdict(request))}, indent=2))
     callback = AutoEvalCallback(request.out, meta, heldout_path, settings, tokenizer, request.show_progress)
     kwargs = {"ref_model": ref} if method.needs_ref and ref is not None else {}
+    kwargs.update(inputs)
     trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                             callbacks=[callback], **kwargs)
     trainer.train(resume_from_checkpoint=_last_checkpoint(request.out) if request.resume else None)
@@ -174,7 +191,8 @@ def build_rows(method: Method, examples: list, pairwise: bool, settings: dict) -
         return train_data.raw_preference_rows(examples)
     if method.data == "unpaired":
         return train_data.unpaired_rows(train_data.pairs_to_unpaired(examples) if pairwise else examples)
-    return {"preference": train_data.preference_rows, "sft": train_data.sft_rows}[method.data](examples)
+    return {"preference": train_data.preference_rows, "sft": train_data.sft_rows, "prompts": train_data.prompt_rows,
+            "distill": train_data.distill_rows}[method.data](examples)
 
 
 def fit_lengths(rows: list[dict], tokenizer, args, method: Method, settings: dict) -> int:
