@@ -7,7 +7,9 @@ steps, batch size and max_length, in one run. The only differences are the defau
 - TRL: `RewardConfig(use_cpu=True)` on a machine without a GPU (TRL cannot start
   otherwise) and everything else at its default: bf16 autocast, gradient checkpointing on.
 - rmbench: `rmbench.trainers.run.device_args`: fp32 where the CPU has no native bf16,
-  activation checkpointing off (small models fit without recomputation).
+  activation checkpointing off (small models fit without recomputation), and the rm
+  recipe's length-grouped batches (`rmbench.trainers.sampling`). A third arm without the
+  grouping separates its share of the gain.
 
 Reported: tokens/s (TRL's own `num_tokens` count over `train_runtime`) and the ratio.
 Timings are recorded, never asserted; the assertion is only that both arms trained.
@@ -50,20 +52,25 @@ def setup(smollm2_gguf):
     return model, tokenizer, Dataset.from_list(rows)
 
 
-def run_arm(setup, extra: dict) -> dict:
+def run_arm(setup, extra: dict, grouped: bool = False) -> dict:
     from trl import RewardConfig, RewardTrainer
+
+    from rmbench.trainers.sampling import with_pair_length_grouping
 
     model, tokenizer, dataset = setup
     with tempfile.TemporaryDirectory() as out:
         args = RewardConfig(output_dir=out, max_steps=STEPS, per_device_train_batch_size=BATCH,
                             max_length=MAX_LENGTH, save_strategy="no", logging_steps=1, report_to="none",
                             seed=0, **extra)
-        trainer = RewardTrainer(model=copy.deepcopy(model), args=args, train_dataset=dataset,
+        trainer_class = with_pair_length_grouping(RewardTrainer) if grouped else RewardTrainer
+        trainer = trainer_class(model=copy.deepcopy(model), args=args, train_dataset=dataset,
                                 processing_class=tokenizer)
         output = trainer.train()
     tokens = max(float(h.get("num_tokens", 0)) for h in trainer.state.log_history)
     seconds = output.metrics["train_runtime"]
-    return {"seconds": seconds, "tokens": tokens, "tokens_per_second": tokens / seconds,
+    masks = [b["attention_mask"] for b in trainer.get_train_dataloader()]
+    padding = 1 - sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks)
+    return {"seconds": seconds, "tokens": tokens, "tokens_per_second": tokens / seconds, "padding_share": padding,
             "bf16": bool(args.bf16), "checkpointing": bool(args.gradient_checkpointing)}
 
 
@@ -75,18 +82,36 @@ def test_trl_defaults(benchmark, setup):
 
 
 @pytest.mark.benchmark(group="rm-training")
-def test_rmbench_defaults(benchmark, setup):
+def test_rmbench_without_grouping(benchmark, setup):
     from rmbench.trainers.run import device_args
 
     extra = device_args({})
     extra.pop("report_to")
-    RESULTS["rmbench"] = benchmark.pedantic(run_arm, args=(setup, extra), rounds=1, iterations=1)
+    RESULTS["ungrouped"] = benchmark.pedantic(run_arm, args=(setup, extra), rounds=1, iterations=1)
+    benchmark.extra_info.update(RESULTS["ungrouped"])
+    assert RESULTS["ungrouped"]["tokens"] > 0
+
+
+@pytest.mark.benchmark(group="rm-training")
+def test_rmbench_defaults(benchmark, setup):
+    from rmbench.trainers.recipes import load_recipe
+    from rmbench.trainers.run import device_args
+
+    recipe, _ = load_recipe("rm", None, {}, {"train_sampling_strategy", "learning_rate", "num_train_epochs",
+                                              "per_device_train_batch_size", "gradient_accumulation_steps",
+                                              "max_length", "center_rewards_coefficient", "logging_steps",
+                                              "save_steps", "save_total_limit", "lr_scheduler_type"})
+    extra = device_args({"train_sampling_strategy": recipe["train_sampling_strategy"]})
+    extra.pop("report_to")
+    RESULTS["rmbench"] = benchmark.pedantic(run_arm, args=(setup, extra, True), rounds=1, iterations=1)
     benchmark.extra_info.update(RESULTS["rmbench"])
+    for arm in ("trl", "ungrouped", "rmbench"):
+        if arm in RESULTS:
+            r = RESULTS[arm]
+            print(f"\n{arm}: {r['tokens_per_second']:.0f} tokens/s, padding {100 * r['padding_share']:.1f}%, "
+                  f"bf16={r['bf16']}, checkpointing={r['checkpointing']}")
     if "trl" in RESULTS:
         ratio = RESULTS["rmbench"]["tokens_per_second"] / RESULTS["trl"]["tokens_per_second"]
         benchmark.extra_info["ratio_vs_trl_defaults"] = ratio
-        print(f"\nRM training tokens/s: TRL defaults {RESULTS['trl']['tokens_per_second']:.0f} "
-              f"(bf16={RESULTS['trl']['bf16']}, checkpointing={RESULTS['trl']['checkpointing']}); rmbench "
-              f"{RESULTS['rmbench']['tokens_per_second']:.0f} (bf16={RESULTS['rmbench']['bf16']}, "
-              f"checkpointing={RESULTS['rmbench']['checkpointing']}); ratio {ratio:.2f}x")
+        print(f"rmbench vs TRL defaults: {ratio:.2f}x")
     assert RESULTS["rmbench"]["tokens"] > 0

