@@ -111,6 +111,16 @@ def _matrix_parts(result: dict):
     return correct, ties, float(result["average"]), {k: result[k] for k in ("hard", "normal", "easy", "matrix")}
 
 
+def headline(suite: Suite, subsets: dict[str, dict]) -> tuple[dict, float, dict]:
+    """Sections, headline score and extras (RM-Bench styles) from per-subset results.
+
+    Public so that anything recomputing a headline from subsets (the leaderboard's bootstrap
+    does, once per resample) follows exactly the rules evaluate() reported. Each subset needs
+    "accuracy" and "metric"; RM-Bench subsets also "matrix" and "n".
+    """
+    return _headline(suite, subsets)
+
+
 def _headline(suite: Suite, subsets: dict[str, dict]) -> tuple[dict, float, dict]:
     acc = {name: s["accuracy"] for name, s in subsets.items()}
     if suite.score == "rm-bench" or (not suite.sections and subsets

@@ -1,0 +1,279 @@
+"""Finding results records, checking them, and deciding which of them may be ranked together.
+
+A leaderboard is only as honest as its inputs: a results.json whose scores.jsonl is from
+another run, or two records scored on different versions of a suite's data, would give
+confident-looking numbers that mean nothing. Every such case is refused here with a line
+that says what to do, before any statistics run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rmbench.errors import DataError, RmbenchError
+from rmbench.models import METADATA_FILE
+from rmbench.results import SCHEMA_VERSION
+from rmbench.trainers.run import RUN_FILE
+
+RESULTS_FILE = "results.json"
+SCORES_FILE = "scores.jsonl"
+_WHERE_FROM = "pass folders written by `rmbench eval --out` or `rmbench train`"
+
+
+@dataclass
+class Entry:
+    """One results record on a board, with what its location says about it."""
+
+    path: Path  # the results.json
+    record: dict
+    rows: list[dict]
+    label: str
+    kind: str  # "model", "checkpoint" or "baseline"
+    run: str | None = None  # the training run's folder name, when the record belongs to one
+    step: int | None = None  # training step of a run's checkpoint (0 for the untrained start)
+    method: str | None = None
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.kind == "baseline"
+
+
+@dataclass
+class Group:
+    """Records that share a suite, its version and the exact data: the only ones comparable."""
+
+    suite: str
+    version: str
+    score_rule: str
+    data: tuple[str, ...]  # content hashes of the sources
+    sources: tuple[str, ...]
+    entries: list[Entry] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        if self.suite == "custom":
+            names = ", ".join(Path(s).name or s for s in self.sources)
+            return f"{names} (data {'+'.join(self.data)})"
+        return f"{self.suite} v{self.version} (data {'+'.join(self.data)})"
+
+
+def find_records(paths: list[str | Path]) -> list[Path]:
+    """results.json files named directly or found under folders, each once, in a stable order."""
+    if not paths:
+        raise RmbenchError(f"no records given: {_WHERE_FROM}")
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            under = []
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # .cache holds no records
+                if RESULTS_FILE in files:
+                    under.append(Path(root) / RESULTS_FILE)
+            if not under:
+                raise DataError(f"{path}: no {RESULTS_FILE} under this folder; {_WHERE_FROM}")
+            found.extend(under)
+        else:
+            raise DataError(f"{path}: no such file or folder")
+    unique: dict[Path, Path] = {}
+    for path in found:
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
+
+
+def load_entries(paths: list[str | Path]) -> list[Entry]:
+    return [load_entry(path) for path in find_records(paths)]
+
+
+def load_entry(path: Path) -> Entry:
+    record = read_record(path)
+    rows = read_rows(path, record)
+    entry = Entry(path=path, record=record, rows=rows, label=str(record["model"]["name"]),
+                  kind="baseline" if record["model"].get("kind") == "baseline" else "model")
+    _label_from_run(entry)
+    return entry
+
+
+def read_record(path: Path) -> dict:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: cannot read it ({err})") from err
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}: not valid JSON ({err.msg}, line {err.lineno}); {_WHERE_FROM}") from err
+    if not isinstance(record, dict) or "schema_version" not in record:
+        raise DataError(f"{path}: not an rmbench results record (no schema_version); {_WHERE_FROM}")
+    if not isinstance(record["schema_version"], int) or record["schema_version"] > SCHEMA_VERSION:
+        raise DataError(f"{path}: results schema {record['schema_version']!r} is newer than this rmbench reads "
+                        f"({SCHEMA_VERSION}); upgrade rmbench")
+    _require(path, record, "suite", dict, ("name", "version", "score_rule"))
+    _require(path, record, "model", dict, ("name",))
+    _require(path, record, "data", list, ())
+    _require(path, record, "subsets", dict, ())
+    if "score" not in record:
+        raise DataError(f"{path}: the record has no 'score'; it is incomplete: rerun the evaluation")
+    if not record["subsets"]:
+        raise DataError(f"{path}: the record has no subsets; rerun the evaluation")
+    for name, subset in record["subsets"].items():
+        if not isinstance(subset, dict) or not {"n", "accuracy", "metric"} <= set(subset):
+            raise DataError(f"{path}: subset {name!r} lacks n, accuracy or metric; rerun the evaluation")
+    for n, source in enumerate(record["data"]):
+        if not isinstance(source, dict) or not source.get("sha256"):
+            raise DataError(f"{path}: data source #{n + 1} has no content hash (sha256), so its data version "
+                            "is unknown; rerun the evaluation with this rmbench")
+    return record
+
+
+def _require(path: Path, record: dict, key: str, kind: type, inner: tuple[str, ...]) -> None:
+    value = record.get(key)
+    if not isinstance(value, kind):
+        raise DataError(f"{path}: '{key}' is missing or not a {kind.__name__}; {_WHERE_FROM}")
+    missing = [k for k in inner if k not in value]
+    if missing:
+        raise DataError(f"{path}: '{key}' lacks {', '.join(missing)}; rerun the evaluation with this rmbench")
+
+
+def read_rows(path: Path, record: dict) -> list[dict]:
+    """Per-example rows, checked against the record they are supposed to explain."""
+    scores = path.parent / SCORES_FILE
+    if not scores.is_file():
+        raise DataError(f"{path}: no {SCORES_FILE} beside it; the leaderboard needs per-example scores for its "
+                        f"intervals: rerun `rmbench eval ... --out {path.parent}`")
+    subsets = record["subsets"]
+    rows = []
+    with scores.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            where = f"{scores}, line {number}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{where}: not valid JSON ({err.msg}); the file is damaged: rerun the "
+                                "evaluation") from err
+            if not isinstance(row, dict) or "id" not in row or "subset" not in row or "correct" not in row:
+                raise DataError(f"{where}: a row needs id, subset and correct; rerun the evaluation")
+            if row["subset"] not in subsets:
+                raise DataError(f"{where}: subset {row['subset']!r} is not in {path.name}; the two files come "
+                                "from different runs: rerun the evaluation")
+            correct = row["correct"]
+            if isinstance(correct, bool) or not isinstance(correct, (int, float)) or not math.isfinite(correct) \
+                    or not 0 <= correct <= 1:
+                raise DataError(f"{where}: correct must be a number from 0 to 1, not {correct!r}")
+            rows.append(row)
+    counts = Counter(row["subset"] for row in rows)
+    for name, subset in subsets.items():
+        if counts[name] != subset["n"]:
+            raise DataError(f"{scores}: {counts[name]} rows for subset {name!r} but {path.name} says "
+                            f"n={subset['n']}; the two files come from different runs: rerun the evaluation")
+    return rows
+
+
+def _label_from_run(entry: Entry) -> None:
+    """A training run lays out RUN/evals/<checkpoint>/<target>/results.json: name and step
+    the entry after its checkpoint, so a board reads "dpo/checkpoint-40", not a temp path."""
+    checkpoint_dir = entry.path.parent.parent
+    run_dir = checkpoint_dir.parent.parent
+    if checkpoint_dir.parent.name != "evals" or not (run_dir / RUN_FILE).is_file():
+        return
+    run_name = run_dir.resolve().name
+    try:
+        run_meta = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataError(f"{run_dir / RUN_FILE}: cannot read it ({err}); the run folder is damaged") from err
+    name = checkpoint_dir.name
+    entry.run, entry.method = run_name, run_meta.get("method")
+    if name == "start":
+        entry.label, entry.kind, entry.step = f"{run_name}/start (untrained)", "baseline", 0
+    elif entry.kind == "baseline":
+        entry.label = f"{entry.label} ({run_name})"
+    else:
+        entry.label, entry.kind, entry.step = f"{run_name}/{name}", "checkpoint", _step(run_dir / name, name)
+
+
+def _step(folder: Path, name: str) -> int | None:
+    meta = folder / METADATA_FILE
+    if meta.is_file():
+        try:
+            step = json.loads(meta.read_text(encoding="utf-8")).get("step")
+            if isinstance(step, int):
+                return step
+        except (OSError, json.JSONDecodeError):
+            pass  # the folder name may still say it
+    match = re.fullmatch(r"checkpoint-(\d+)", name)
+    return int(match.group(1)) if match else None
+
+
+def group_entries(entries: list[Entry], suite: str | None = None, split_versions: bool = False) -> list[Group]:
+    """One group per (suite, version, data hashes): records of different data are never mixed.
+
+    Several data versions of one named suite is usually a mistake (an old record beside a
+    new one, or a --limit run), so it is an error unless asked for; ad-hoc data ("custom"
+    suites) is its own suite per data set and always gets its own board.
+    """
+    if suite is not None:
+        kept = [e for e in entries if e.record["suite"]["name"] == suite]
+        if not kept:
+            names = sorted({e.record["suite"]["name"] for e in entries})
+            raise RmbenchError(f"no records of suite {suite!r} among these; they hold: {', '.join(names)}")
+        entries = kept
+    groups: dict[tuple, Group] = {}
+    for entry in entries:
+        info = entry.record["suite"]
+        data = tuple(sorted(str(s["sha256"]) for s in entry.record["data"]))
+        key = (info["name"], str(info["version"]), data)
+        group = groups.get(key)
+        if group is None:
+            sources = tuple(str(s.get("source", "?")) for s in entry.record["data"])
+            group = groups[key] = Group(info["name"], str(info["version"]), info["score_rule"], data, sources)
+        if info["score_rule"] != group.score_rule:
+            raise RmbenchError(f"{entry.path}: suite {info['name']} scored by rule {info['score_rule']!r}, but "
+                               f"{group.entries[0].path} by {group.score_rule!r}; rerun the older evaluation")
+        group.entries.append(entry)
+    if not split_versions:
+        _refuse_mixed_versions(list(groups.values()))
+    for group in groups.values():
+        _check_same_examples(group)
+        _unique_labels(group)
+    return sorted(groups.values(), key=lambda g: (g.suite, g.version, g.data))
+
+
+def _refuse_mixed_versions(groups: list[Group]) -> None:
+    by_suite: dict[str, list[Group]] = {}
+    for group in groups:
+        if group.suite != "custom":
+            by_suite.setdefault(group.suite, []).append(group)
+    for name, versions in by_suite.items():
+        if len(versions) > 1:
+            described = "; ".join(f"v{g.version} data {'+'.join(g.data)} in {g.entries[0].path}"
+                                  + (f" and {len(g.entries) - 1} more" if len(g.entries) > 1 else "")
+                                  for g in versions)
+            raise RmbenchError(f"records of suite {name} come from {len(versions)} different data versions "
+                               f"({described}); rank one version at a time, or pass --split-versions for one "
+                               "board per version")
+
+
+def _check_same_examples(group: Group) -> None:
+    """Same data hash means same examples; rows that disagree mean a damaged record."""
+    first = group.entries[0]
+    expected = Counter((row["subset"], str(row["id"])) for row in first.rows)
+    for entry in group.entries[1:]:
+        if Counter((row["subset"], str(row["id"])) for row in entry.rows) != expected:
+            raise DataError(f"{entry.path.parent / SCORES_FILE} and {first.path.parent / SCORES_FILE} hold "
+                            "different examples although their records name the same data; rerun one of them")
+
+
+def _unique_labels(group: Group) -> None:
+    """Two records of one model (say, two seeds) must stay tellable apart on the board."""
+    counts = Counter(e.label for e in group.entries)
+    for entry in group.entries:
+        if counts[entry.label] > 1:
+            entry.label = f"{entry.label} [{entry.path.parent}]"
