@@ -101,6 +101,26 @@ def test_clearly_better_ranks_first_and_indistinguishable_models_tie(three_model
     assert [r.entry.is_baseline for r in board.ranked] == [False, False, False, True]
 
 
+def test_ranks_do_not_chain_through_an_indistinguishable_middle(tmp_path):
+    """A~B and B~C (B's noise is its own), but A is clearly above C: C must not share A's rank."""
+    def right(i: int, model: str) -> bool:
+        if i < 200:
+            return True  # all right
+        if i < 210:
+            return model in "AB"  # C's own misses, shared by B
+        if i < 220:
+            return model == "A"  # C's own misses
+        if i < 260:
+            return model == "B"  # B-only hits
+        if i < 300:
+            return model in "AC"  # B-only misses
+        return False
+    for model in "ABC":
+        pairwise_record(tmp_path / model, model, [right(i, model) for i in range(400)])
+    (board,) = build_boards([tmp_path], resamples=1000)
+    assert [(r.entry.label, r.rank) for r in board.ranked] == [("A", 1), ("B", 1), ("C", 2)]
+
+
 def test_interval_matches_binomial_arithmetic(three_models):
     (board,) = build_boards([three_models], resamples=2000)
     strong = board.ranked[0].score
@@ -266,7 +286,7 @@ def test_formats_md_csv_json_html(three_models, tmp_path):
     assert "http://" not in page and "https://" not in page  # self-contained: nothing to fetch
 
     rich = invoke(three_models, "--resamples", "200")
-    assert rich.exit_code == 0 and "strong" in rich.output and "shares the rank" in rich.output
+    assert rich.exit_code == 0 and "strong" in rich.output and "significantly better" in rich.output
 
 
 def test_html_escapes_user_named_strings(tmp_path):

@@ -11,7 +11,7 @@ Why recompute the headline per resample: a suite's score is not a plain mean of 
 
 Why one set of draws per subset for the whole board: every entry of a board holds the same
 examples, so using the same resampled prompts for all of them makes each pair's difference
-a paired bootstrap for free; a rank is shared when that difference is not significant.
+a paired bootstrap for free; an entry is ranked below only the entries significantly better.
 """
 
 from __future__ import annotations
@@ -75,9 +75,9 @@ class Board:
     @property
     def rule(self) -> str:
         """The footer: how ranks and intervals were decided, in one paragraph."""
-        return (f"Ranks: entries sorted by score; an entry shares the rank of the entry above it when their paired "
-                f"bootstrap difference (the same {self.resamples} resamples of prompts for both, seed {self.seed}) "
-                f"has a 95% interval that includes 0. Intervals: 95% percentile bootstrap, prompts resampled within "
+        return (f"Ranks: 1 + the number of entries significantly better, where better means a paired bootstrap "
+                f"difference (the same {self.resamples} resamples of prompts for both, seed {self.seed}) whose 95% "
+                f"interval lies above 0; entries that no one separates share a rank. Intervals: 95% percentile bootstrap, prompts resampled within "
                 f"each subset, sections and score recomputed by the suite's rule ({self.group.score_rule}).")
 
 
@@ -176,26 +176,30 @@ def _estimate(value: float, dist) -> Estimate:
 
 
 def _rank(results: list[dict]) -> list[Ranked]:
-    """Adjacent entries tie when the paired difference's interval covers 0; a tie takes the
-    rank of the entry above (1, 1, 3, ...). Equal scores always share a rank; their order
-    (models before baselines, then checkpoint-4 before checkpoint-12) is only for reading."""
+    """Rank = 1 + the number of entries significantly better (paired difference's 95% interval
+    above 0), so ranks never chain: A~B and B~C with A clearly above C leaves C below A. Ties
+    follow (1, 1, 3, ...). The sort order (score, then models before baselines, then
+    checkpoint-4 before checkpoint-12) is only for reading."""
     def order(r: dict) -> tuple:
         return (-r["score"].value if not math.isnan(r["score"].value) else 0, r["entry"].is_baseline,
                 _natural(r["entry"].label))
 
     scored = sorted((r for r in results if not math.isnan(r["score"].value)), key=order)
     unscored = sorted((r for r in results if math.isnan(r["score"].value)), key=order)
+
+    def gap(better: dict, worse: dict) -> Estimate:
+        return _estimate(better["score"].value - worse["score"].value, better["dist"] - worse["dist"])
+
+    def significant(estimate: Estimate) -> bool:
+        return estimate.value > 0 and estimate.low > 0
+
     ranked = []
     for i, r in enumerate(scored):
-        rank = 1
-        if i:
-            above = ranked[-1]
-            diff = scored[i - 1]["dist"] - r["dist"]
-            gap = _estimate(scored[i - 1]["score"].value - r["score"].value, diff)
-            significant = gap.value != 0 and not (gap.low <= 0 <= gap.high)
-            above.gap_below, above.significant_below = gap, significant
-            rank = i + 1 if significant else above.rank
+        rank = 1 + sum(significant(gap(other, r)) for other in scored[:i])
         ranked.append(Ranked(r["entry"], rank, r["score"], r["sections"], r["extras"], r["subsets"]))
+        if i:
+            ranked[-2].gap_below = gap(scored[i - 1], r)
+            ranked[-2].significant_below = significant(ranked[-2].gap_below)
     ranked += [Ranked(r["entry"], None, r["score"], r["sections"], r["extras"], r["subsets"]) for r in unscored]
     return ranked
 
