@@ -73,11 +73,53 @@ def eval_command(
     judge_template: Annotated[str | None, typer.Option(help="Your own judging prompt template file")] = None,
     trust_remote_code: Annotated[bool, typer.Option(help="Run model code from the checkpoint")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
+    policy: Annotated[str | None, typer.Option(
+        help="Evaluate a policy (causal LM) by its completions on the --data prompts, instead of --reward")] = None,
+    judge_rm: Annotated[str | None, typer.Option(
+        help="With --policy: the scorer that judges completions (as --reward takes it)")] = None,
+    baseline_policy: Annotated[str | None, typer.Option(
+        help="With --policy: a policy to win against on the same prompts (e.g. the SFT start)")] = None,
+    max_new_tokens: Annotated[int | None, typer.Option(help="With --policy: completion budget [default: 256]")] = None,
+    temperature: Annotated[float | None, typer.Option(
+        help="With --policy: sampling temperature, 0 = greedy [default: 1.0]")] = None,
+    top_p: Annotated[float | None, typer.Option(help="With --policy: nucleus sampling mass [default: 1.0]")] = None,
 ):
-    """Score a reward model on a suite or on preference data."""
+    """Score a reward model on a suite or on preference data, or a policy (--policy) by its completions."""
     from rmbench.evals.run import EvalRequest, run_eval
 
     show_progress = progress and sys.stdout.isatty()
+    policy_only = {"--judge-rm": judge_rm, "--baseline-policy": baseline_policy, "--max-new-tokens": max_new_tokens,
+                   "--temperature": temperature, "--top-p": top_p}
+    if policy is not None:
+        from rmbench.evals.policy import PolicyEvalRequest, policy_table, run_policy_eval
+
+        not_for_policy = {"--reward": reward, "--suite": suite, "--data-root": data_root, "--subsets": subsets,
+                          "--beta": beta, "--length-normalize": length_normalize}
+        given = [flag for flag, value in not_for_policy.items() if value is not None]
+        if given:
+            raise RmbenchError(f"{given[0]} does not apply to --policy: a policy is evaluated on prompts (--data) "
+                               "by a judge (--judge-rm SCORER or --judge LLM)")
+        _quiet_libraries(show_progress)
+        record, _ = run_policy_eval(PolicyEvalRequest(
+            policy=policy, data=data or [], judge_rm=judge_rm, judge=judge, baseline_policy=baseline_policy, ref=ref,
+            max_new_tokens=256 if max_new_tokens is None else max_new_tokens,
+            temperature=1.0 if temperature is None else temperature, top_p=1.0 if top_p is None else top_p,
+            seed=seed, limit=limit, format=format, split=split, out=out,
+            policy_options={"dtype": dtype, "device": device, "chat_template": chat_template,
+                            "max_length": max_length, "batch_tokens": batch_tokens,
+                            "trust_remote_code": trust_remote_code},
+            judge_options={"dtype": dtype, "device": device, "trust_remote_code": trust_remote_code,
+                           "baseline_train": baseline_train, "allow_random_head": allow_random_head,
+                           "judge_url": judge_url, "judge_mode": judge_mode, "judge_template": judge_template},
+            show_progress=show_progress))
+        for table in policy_table(record):
+            console.print(table)
+        if out:
+            console.print(f"wrote {out / 'results.json'} and {out / 'scores.jsonl'}")
+        return
+    given = [flag for flag, value in policy_only.items() if value is not None]
+    if given:
+        raise RmbenchError(f"{given[0]} applies to policy evaluation: add --policy CHECKPOINT")
     _quiet_libraries(show_progress)
     request = EvalRequest(
         reward=reward, suite=suite, data=data or [], data_root=data_root,
@@ -98,7 +140,8 @@ def eval_command(
 @app.command("train")
 @user_errors
 def train_command(
-    method: Annotated[str, typer.Argument(help="rm, sft, dpo, ipo, robust, hinge, rpo, simpo, cpo, orpo or kto")],
+    method: Annotated[str, typer.Argument(help="rm, sft, dpo, ipo, robust, hinge, rpo, simpo, cpo, orpo, kto, ppo, "
+                                                "rloo, grpo, kd, seqkd or gkd")],
     model: Annotated[str, typer.Option(help="Starting model: a folder, a .gguf file or a hub id")],
     data: Annotated[list[str], typer.Option(help="Training data: file, folder or hub id (repeatable)")],
     out: Annotated[Path, typer.Option(help="Run folder: checkpoints, evals, leaderboard.json")],
@@ -138,6 +181,78 @@ def suites_command():
 def version_command():
     """Print the rmbench version."""
     console.print(__version__)
+
+
+@app.command("leaderboard")
+@user_errors
+def leaderboard_command(
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH",
+        help="Results records: results.json files, or folders searched recursively (eval outputs, training runs)")],
+    suite: Annotated[str | None, typer.Option(help="Rank only the records of this suite")] = None,
+    format: Annotated[str | None, typer.Option(
+        "--format", help="rich, md, csv, json or html (default: from --out's suffix, else rich)")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the leaderboard to this file instead of the terminal")] = None,
+    detail: Annotated[bool, typer.Option(help="Add a column per subset")] = False,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples of prompts")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap")] = 0,
+    split_versions: Annotated[bool, typer.Option(
+        help="Rank each data version of a suite on its own board instead of refusing to mix them")] = False,
+):
+    """Rank models, checkpoints and baselines per suite, with bootstrap intervals."""
+    from rmbench.leaderboard import build_boards
+    from rmbench.leaderboard import render as lb_render
+
+    suffixes = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".html": "html", ".htm": "html"}
+    chosen = format or (suffixes.get(out.suffix.lower(), "rich") if out else "rich")
+    if chosen not in lb_render.FORMATS:
+        raise RmbenchError(f"--format {chosen!r} is not one of {', '.join(lb_render.FORMATS)}")
+    boards = build_boards(paths, suite=suite, split_versions=split_versions, resamples=resamples, seed=seed)
+    if chosen == "rich":
+        if out is None:
+            lb_render.to_rich(boards, console, detail=detail)
+            return
+        with out.open("w", encoding="utf-8") as handle:
+            lb_render.to_rich(boards, Console(file=handle, width=200, no_color=True), detail=detail)
+    else:
+        if chosen == "html":
+            from rmbench.leaderboard.html import to_html as render
+        else:
+            render = {"md": lb_render.to_markdown, "csv": lb_render.to_csv, "json": lb_render.to_json}[chosen]
+        text = render(boards, detail=detail)
+        if out is None:
+            typer.echo(text, nl=False)
+            return
+        from rmbench.results import atomic_write
+
+        atomic_write(out, [text])
+    console.print(f"wrote {out} ({len(boards)} board{'s' if len(boards) != 1 else ''})", highlight=False)
+
+
+data_app = typer.Typer(help="Generate preference data: the built-in probe suite, for use elsewhere.",
+                       no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("generate")
+@user_errors
+def data_generate_command(
+    out: Annotated[Path, typer.Option(help="Write the pairs here: .jsonl in TRL preference format")],
+    suite: Annotated[str, typer.Option(help="Generated suite to draw from")] = "probes",
+    n: Annotated[int, typer.Option("--n", help="Number of pairs, spread evenly over the subsets")] = 1000,
+    seed: Annotated[int, typer.Option(help="Same seed, same pairs; a new seed draws fresh ones")] = 0,
+    split: Annotated[str, typer.Option(help="train or test: their problems never overlap, whatever the seeds")]
+    = "train",
+):
+    """Draw verifiable preference pairs and write them as TRL preference data."""
+    from collections import Counter
+
+    from rmbench.probes import VERSION
+    from rmbench.probes.export import export
+
+    examples = export(suite, n, seed, split, out)
+    counts = ", ".join(f"{name} {k}" for name, k in Counter(e.subset for e in examples).items())
+    console.print(f"wrote {len(examples)} {split} pairs ({suite} v{VERSION}, seed {seed}) to {out}: {counts}",
+                  highlight=False)
 
 
 def _fmt(value) -> str:

@@ -1,0 +1,515 @@
+"""Policy evaluation: sample completions for held-out prompts, then measure them.
+
+A policy is judged by what it writes, so the flow is: load prompts (with reference
+answers where the data has them) -> sample one completion per prompt from the policy,
+and from a baseline policy with the same settings -> score every completion with a judge
+(any scorer the reward-model harness supports, through the same engine and cache) ->
+per-prompt win/tie/loss against the baseline, reward distribution, KL to a reference
+policy, ROUGE against references, length statistics.
+
+The record and the per-example rows have the reward-model harness's shape (`score`,
+`subsets[*].accuracy`, rows' `correct`), so one leaderboard ranks policies and reward
+models alike: a policy's `accuracy` is its win-rate against the baseline, and `correct`
+is each prompt's outcome (1 win, 0.5 tie, 0 loss).
+
+Trainers call `run_policy_eval(PolicyEvalRequest(policy=checkpoint, ...))` from their
+checkpoint callback; the CLI is `rmbench eval --policy CKPT --data PROMPTS ...`.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import math
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rmbench.data.adapters import DATA_SUFFIXES, FORMATS, Adapter, get_adapter, match_format
+from rmbench.data.loading import load_hub_records, read_records
+from rmbench.data.schema import Message, PreferenceExample, SFTExample, UnpairedExample
+from rmbench.errors import DataError, RmbenchError
+from rmbench.evals.generation import Generation, PolicyModel, SamplingSettings, kl_estimates
+from rmbench.evals.metrics import bootstrap_ci
+from rmbench.results import build_record, write_results
+
+PROMPTS_FORMAT = "prompts"
+SUITE_NAME = "policy"
+SUITE_VERSION = "1"
+ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+HISTOGRAM_BINS = 10
+_HUB_ID = re.compile(r"^[\w][\w.-]*/[\w.-]+$")  # owner/name; any other missing path is a typo
+
+
+@dataclass(frozen=True)
+class PolicyPrompt:
+    id: str
+    subset: str
+    prompt: list[Message]
+    references: list[str] = field(default_factory=list)  # answers to compare with (ROUGE); may be empty
+
+    def validate(self, where: str) -> PolicyPrompt:
+        if not self.prompt:
+            raise DataError(f"{where}: empty prompt")
+        if self.prompt[-1]["role"] == "assistant":
+            raise DataError(f"{where}: the prompt ends with an assistant turn; a policy needs a turn to answer")
+        return self
+
+
+@dataclass
+class PolicyEvalRequest:
+    """What to evaluate and how. Only `policy` and `data` (or `prompts`) are required."""
+
+    policy: str
+    data: list[str] = field(default_factory=list)  # prompt sources: preference, SFT or {"prompt": ...} files
+    prompts: list[PolicyPrompt] | None = None  # already loaded prompts (trainers' held-out sets), instead of data
+    judge_rm: str | None = None  # any --reward the harness takes: folder, .gguf, hub id, baseline:*
+    judge: str | None = None  # an LLM judge instead (rating mode gives rewards; pairwise gives win-rate only)
+    baseline_policy: str | None = None  # e.g. the SFT starting point
+    ref: str | None = None  # reference policy for KL(policy || ref)
+    max_new_tokens: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+    limit: int | None = None  # first N prompts of each source
+    format: str | None = None
+    split: str | None = None
+    out: Path | None = None
+    cache_dir: Path | None = None  # default OUT/.cache; a trainer shares one across checkpoints, so the
+    # baseline is sampled once per run, not once per checkpoint
+    policy_options: dict = field(default_factory=dict)  # dtype, device, chat_template, max_length, batch_tokens,
+    # batch_size, trust_remote_code: for the policy, baseline and reference alike
+    judge_options: dict = field(default_factory=dict)  # build_scorer's options: dtype, device, baseline_train,
+    # allow_random_head, judge_url, judge_mode, judge_template, ...
+    show_progress: bool = True
+
+
+# -- prompts ------------------------------------------------------------------------------
+
+
+class _PromptOnlyAdapter(Adapter):
+    """{"prompt": text or messages, optional "reference"}: prompt sets with nothing to compare."""
+
+    name = PROMPTS_FORMAT
+    kind = "prompts"
+
+    def detect(self, record: dict) -> bool:
+        return isinstance(record.get("prompt"), (str, list))
+
+    def build(self, rec) -> PolicyPrompt:
+        reference = rec.data.get("reference")
+        references = [reference] if isinstance(reference, str) and reference.strip() else []
+        return PolicyPrompt(rec.id, rec.subset, rec.prompt("prompt"), references)
+
+
+_PROMPT_ONLY = _PromptOnlyAdapter()
+
+
+def load_prompts(source: str, format: str | None = None, split: str | None = None,
+                 limit: int | None = None) -> list[PolicyPrompt]:
+    """Prompts from any data rmbench reads: preference data (references = the chosen answers),
+    SFT data (the reference output), KTO data (the completion when labelled good), or plain
+    {"prompt": ...} records."""
+    if limit is not None and limit < 1:
+        raise DataError(f"limit must be a positive number of prompts, got {limit}")
+    if format is not None and format != PROMPTS_FORMAT:
+        get_adapter(format, source)
+    prompts: list[PolicyPrompt] = []
+    for origin, records in _record_sources(source, split):
+        if not records:
+            raise DataError(f"{origin}: holds no records")
+        name = format or match_format(records[0]) or (PROMPTS_FORMAT if _PROMPT_ONLY.detect(records[0]) else None)
+        if name is None:
+            keys = ", ".join(sorted(map(str, records[0]))) if isinstance(records[0], dict) else "none"
+            raise DataError(f"{origin} record 0: holds no prompt (keys: {keys}); give {{\"prompt\": ...}} records "
+                            f"or one of the formats {', '.join(FORMATS)}")
+        adapter = _PROMPT_ONLY if name == PROMPTS_FORMAT else get_adapter(name)
+        remaining = None if limit is None else limit - len(prompts)
+        for index, record in enumerate(records[:remaining]):
+            prompts.append(_as_prompt(adapter.convert(record, index, None, origin), f"{origin} record {index}"))
+        if limit is not None and len(prompts) >= limit:
+            break
+    return _unique_ids(prompts)
+
+
+def _record_sources(source: str, split: str | None) -> Iterator[tuple[str, list[Any]]]:
+    path = Path(source)
+    if split is not None and path.exists():
+        raise DataError(f"{source}: a split applies to hub datasets only; a local file or folder has none")
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(DATA_SUFFIXES))
+        if not files:
+            raise DataError(f"{source}: folder holds no data files ({', '.join(DATA_SUFFIXES)})")
+        for file in files:
+            yield str(file), read_records(file)
+    elif path.is_file():
+        yield source, read_records(path)
+    elif _HUB_ID.match(source) and not source.endswith(DATA_SUFFIXES):
+        yield source, load_hub_records(source, split)
+    else:
+        raise DataError(f"no such file or folder: {source} (give a data file, a folder of them, or a hub dataset id)")
+
+
+def _as_prompt(example, where: str) -> PolicyPrompt:
+    if isinstance(example, PolicyPrompt):
+        prompt = example
+    elif isinstance(example, PreferenceExample):
+        prompt = PolicyPrompt(example.id, example.subset, example.prompt, list(example.chosen))
+    elif isinstance(example, SFTExample):
+        prompt = PolicyPrompt(example.id, example.subset, example.prompt, [example.completion])
+    elif isinstance(example, UnpairedExample):
+        prompt = PolicyPrompt(example.id, example.subset, example.prompt, [example.completion] if example.label else [])
+    else:  # a new kind of example: better a clear error than a silent skip
+        raise DataError(f"{where}: {type(example).__name__} records cannot serve as prompts")
+    return prompt.validate(where)
+
+
+def _unique_ids(prompts: list[PolicyPrompt]) -> list[PolicyPrompt]:
+    """Rows are keyed by (subset, id): repeated ids get "#2", "#3", never a silent drop."""
+    seen: dict[tuple[str, str], int] = {}
+    unique = []
+    for p in prompts:
+        count = seen.get((p.subset, p.id), 0) + 1
+        seen[(p.subset, p.id)] = count
+        unique.append(p if count == 1 else PolicyPrompt(f"{p.id}#{count}", p.subset, p.prompt, p.references))
+    return unique
+
+
+# -- metrics ------------------------------------------------------------------------------
+
+
+def rouge_scores(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> list[dict[str, float] | None]:
+    """ROUGE-1/2/L F1 of each prediction against its best-matching reference (None without one).
+
+    rouge-score's default tokenizer (lower-cased, Porter-stemmed, [a-z0-9] words only) is the
+    one summarisation papers report; text in other scripts tokenizes to nothing and scores 0.
+    """
+    try:
+        from rouge_score import rouge_scorer
+    except ImportError as err:  # a dependency of rmbench; missing only in a broken install
+        raise RmbenchError("ROUGE needs the rouge-score package: pip install rouge-score") from err
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
+    results: list[dict[str, float] | None] = []
+    for prediction, refs in zip(predictions, references, strict=True):
+        if not refs:
+            results.append(None)
+            continue
+        scores = scorer.score_multi(list(refs), prediction)
+        results.append({name: float(scores[name].fmeasure) for name in ROUGE_TYPES})
+    return results
+
+
+def win_outcome(reward: float, baseline_reward: float) -> float:
+    """1 when the policy's completion scores higher, 0 when lower, 0.5 for a tie; a missing
+    (NaN) score cannot favour either side, so it counts as a tie too."""
+    if math.isnan(reward) or math.isnan(baseline_reward) or reward == baseline_reward:
+        return 0.5
+    return 1.0 if reward > baseline_reward else 0.0
+
+
+def distribution(values: Sequence[float], seed: int = 0) -> dict[str, Any] | None:
+    """Mean, spread, quantiles and a histogram: a mean alone hides a bimodal reward."""
+    array = np.asarray(values, dtype=float)
+    finite = array[np.isfinite(array)]
+    if finite.size == 0:
+        return None
+    counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS)
+    low, high = bootstrap_ci(finite, seed=seed)
+    return {"n": int(finite.size), "missing": int(array.size - finite.size), "mean": float(finite.mean()),
+            "std": float(finite.std()), "min": float(finite.min()), "max": float(finite.max()), "ci95": [low, high],
+            "quantiles": {f"p{round(q * 100):02d}": float(np.quantile(finite, q)) for q in QUANTILES},
+            "histogram": {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}}
+
+
+def length_stats(generations: Sequence[Generation], max_new_tokens: int) -> dict[str, Any]:
+    tokens = np.array([g.new_tokens for g in generations], dtype=float)
+    chars = np.array([len(g.completion) for g in generations], dtype=float)
+    return {"tokens_mean": float(tokens.mean()), "tokens_median": float(np.median(tokens)),
+            "tokens_max": int(tokens.max()), "chars_mean": float(chars.mean()), "chars_median": float(np.median(chars)),
+            "hit_max_fraction": float(np.mean([not g.stopped and len(g.token_ids) >= max_new_tokens
+                                               for g in generations])),
+            "empty_fraction": float(np.mean(chars == 0))}
+
+
+# -- the evaluation -----------------------------------------------------------------------
+
+
+def run_policy_eval(request: PolicyEvalRequest) -> tuple[dict, list[dict]]:
+    """Evaluate one policy; returns (record, rows) and writes both under `request.out` if set."""
+    started = time.perf_counter()
+    _check(request)
+    prompts, sources = _load(request)
+    settings = SamplingSettings(request.max_new_tokens, request.temperature, request.top_p, request.seed)
+    cache_dir = request.cache_dir or (request.out / ".cache" if request.out else None)
+    messages = [p.prompt for p in prompts]
+    show = request.show_progress
+    timing: dict[str, Any] = {"examples": len(prompts)}
+
+    policy = PolicyModel(request.policy, **request.policy_options)
+    generations, timing["generation"] = policy.generate(messages, settings, cache_dir, show, f"policy {policy.name}")
+    model = {**policy.describe(), "kind": "policy"}
+    kl = None
+    if request.ref:
+        ref = PolicyModel(request.ref, **request.policy_options)
+        kl, timing["kl"] = kl_estimates(policy, ref, messages, generations, settings, cache_dir, show)
+        model["reference"] = ref.describe()
+        ref.release()
+    policy.release()
+
+    baseline = None
+    if request.baseline_policy:
+        base = PolicyModel(request.baseline_policy, **request.policy_options)
+        baseline, timing["baseline_generation"] = base.generate(messages, settings, cache_dir, show,
+                                                                f"baseline {base.name}")
+        model["baseline"] = base.describe()
+        base.release()
+
+    rewards, baseline_rewards, outcomes = None, None, None
+    if request.judge_rm or request.judge:
+        rewards, baseline_rewards, outcomes, judge_info, timing["judge"] = _judge(
+            request, prompts, generations, baseline, cache_dir)
+        model["judge"] = judge_info
+
+    rouge = rouge_scores([g.completion for g in generations], [p.references for p in prompts])
+    rows = _rows(prompts, generations, baseline, rewards, baseline_rewards, outcomes, kl, rouge, settings)
+    summary = _summary(rows, prompts, generations, baseline, settings, request.seed)
+    timing["wall_seconds"] = round(time.perf_counter() - started, 3)
+    timing["tokens_per_second"] = timing["generation"]["tokens_per_second"]
+    record = build_record(
+        suite={"name": SUITE_NAME, "version": SUITE_VERSION, "manifest": None, "score_rule": summary["score_rule"]},
+        data=sources, model=model,
+        config={"seed": request.seed, "limit": request.limit, "format": request.format, "split": request.split,
+                "generation": {**settings.describe(), "n_prompts": len(prompts),
+                               "batch_tokens": policy.batch_tokens, "batch_size": policy.batch_size},
+                "kl_estimator": _kl_estimator(request, settings),
+                "rouge": {"types": list(ROUGE_TYPES), "stemmer": True, "multi_reference": "max F1"}},
+        summary=summary, timing=timing)
+    if request.out:
+        write_results(request.out, record, rows)
+    return record, rows
+
+
+def _kl_estimator(request: PolicyEvalRequest, settings: SamplingSettings) -> str | None:
+    if not request.ref:
+        return None
+    if not settings.do_sample:  # greedy text is not a sample from pi: say so rather than call it KL
+        return "greedy decoding: sum_t log pi(y_t) - log pi_ref(y_t) on the greedy completions, not a KL estimate"
+    return ("Monte Carlo: mean over the policy's own samples of sum_t log pi(y_t) - log pi_ref(y_t), both at "
+            "logits / temperature (top-p truncation not included)")
+
+
+def _check(request: PolicyEvalRequest) -> None:
+    if request.judge_rm and request.judge:
+        raise RmbenchError("name one judge: --judge-rm SCORER (a reward model or baseline:*) or --judge LLM")
+    if request.baseline_policy and not (request.judge_rm or request.judge):
+        raise RmbenchError("a win-rate against --baseline-policy needs a judge: add --judge-rm SCORER "
+                           "(e.g. a reward model folder or baseline:length)")
+    if request.ref is not None and request.ref.lower() == "none":
+        raise RmbenchError("--ref with --policy names the reference policy for KL; leave it out to skip KL")
+    if not request.data and request.prompts is None:
+        raise RmbenchError("policy evaluation needs prompts: pass --data FILE (preference, SFT or {\"prompt\": ...} "
+                           "records)")
+    if request.data and request.prompts is not None:
+        raise RmbenchError("give prompts either as data sources or as loaded prompts, not both")
+
+
+def _load(request: PolicyEvalRequest) -> tuple[list[PolicyPrompt], list[dict]]:
+    if request.prompts is not None:
+        loaded = [("prompts", [p.validate(f"prompt {p.id}") for p in request.prompts])]
+    else:
+        loaded = [(s, load_prompts(s, request.format, request.split, request.limit)) for s in request.data]
+    prompts, sources = [], []
+    for where, items in loaded:
+        prompts.extend(items)
+        digest = hashlib.sha256(json.dumps([[p.id, p.subset, p.prompt, p.references] for p in items],
+                                           ensure_ascii=False).encode()).hexdigest()[:16]
+        sources.append({"source": where, "format": request.format or "auto", "n": len(items),
+                        "subsets": sorted({p.subset for p in items}), "sha256": digest,
+                        "with_references": sum(1 for p in items if p.references)})
+    if not prompts:
+        raise RmbenchError("no prompts to evaluate on: check --data")
+    return _unique_ids(prompts) if len(loaded) > 1 else prompts, sources
+
+
+def _judge(request, prompts, generations, baseline, cache_dir):
+    """Rewards through the harness's own scorer and engine (same dedup and cache); a pairwise
+    LLM judge instead compares each pair in both orders and gives outcomes only."""
+    from rmbench.scoring import build_scorer
+    from rmbench.scoring.engine import score_examples
+    from rmbench.scoring.judging import judge_examples
+
+    scorer = build_scorer(request.judge_rm, judge=request.judge, seed=request.seed, **request.judge_options)
+    info = {**scorer.describe(), "fingerprint": scorer.fingerprint()}
+    pairwise = getattr(scorer, "kind", "") == "judge" and getattr(scorer, "mode", "") == "pairwise"
+    show = request.show_progress
+    if pairwise:
+        if baseline is None:
+            raise RmbenchError("a pairwise judge only compares two answers: add --baseline-policy, or use "
+                               "--judge-mode rating to score each completion")
+        # Identical answers tie by definition: no judge call can say otherwise.
+        differ = [n for n, (g, b) in enumerate(zip(generations, baseline)) if g.completion != b.completion]
+        examples = [PreferenceExample(prompts[n].id, prompts[n].subset, prompts[n].prompt,
+                                      [generations[n].completion], [baseline[n].completion]) for n in differ]
+        judged = judge_examples(examples, scorer, cache_dir=cache_dir, show_progress=show)
+        outcomes = [0.5] * len(prompts)
+        for n, outcome in zip(differ, judged.outcomes):
+            outcomes[n] = float(outcome[0][0])
+        stats = judged.stats
+        rewards = baseline_rewards = None
+    else:
+        examples = [PreferenceExample(p.id, p.subset, p.prompt, [g.completion], [b.completion] if baseline else [])
+                    for p, g, b in zip(prompts, generations, baseline or [None] * len(prompts))]
+        scored = score_examples(examples, scorer, cache_dir=cache_dir, show_progress=show)
+        rewards = [c[0] for c in scored.chosen]
+        baseline_rewards = [r[0] for r in scored.rejected] if baseline else None
+        outcomes = [win_outcome(a, b) for a, b in zip(rewards, baseline_rewards)] if baseline else None
+        stats = scored.stats
+    del scorer
+    gc.collect()
+    return rewards, baseline_rewards, outcomes, info, stats
+
+
+def _rows(prompts, generations, baseline, rewards, baseline_rewards, outcomes, kl, rouge, settings) -> list[dict]:
+    rows = []
+    for n, (p, g) in enumerate(zip(prompts, generations)):
+        row = {"id": p.id, "subset": p.subset, "prompt": p.prompt, "completion": g.completion,
+               "baseline_completion": baseline[n].completion if baseline else None,
+               "reward": rewards[n] if rewards else None,
+               "baseline_reward": baseline_rewards[n] if baseline_rewards else None,
+               "correct": outcomes[n] if outcomes else None,
+               "ties": int(outcomes[n] == 0.5) if outcomes else 0,
+               "kl": kl[n] if kl else None,
+               **{name: (rouge[n] or {}).get(name) for name in ROUGE_TYPES},
+               "tokens": g.new_tokens, "chars": len(g.completion), "stopped": g.stopped,
+               "hit_max": not g.stopped and len(g.token_ids) >= settings.max_new_tokens,
+               "baseline_tokens": baseline[n].new_tokens if baseline else None,
+               "baseline_chars": len(baseline[n].completion) if baseline else None,
+               "truncated": g.prompt_truncated}
+        rows.append(row)
+    return rows
+
+
+def _figures(rows: list[dict], gens: list[Generation], base: list[Generation] | None, settings, seed) -> dict:
+    """Everything reported for one group of prompts (a subset, or all of them)."""
+    outcomes = [r["correct"] for r in rows if r["correct"] is not None]
+    win_rate = float(np.mean(outcomes)) if outcomes else None
+    ci = list(bootstrap_ci(np.array(outcomes), seed=seed)) if outcomes else [None, None]
+    kl = [r["kl"] for r in rows if r["kl"] is not None]
+    rouge = {name: [r[name] for r in rows if r[name] is not None] for name in ROUGE_TYPES}
+    figures = {
+        "n": len(rows), "metric": "win_rate", "accuracy": win_rate, "ci95": ci,
+        "ties": sum(r["ties"] for r in rows), "truncated": sum(bool(r["truncated"]) for r in rows),
+        "wins": sum(o == 1.0 for o in outcomes) if outcomes else None,
+        "losses": sum(o == 0.0 for o in outcomes) if outcomes else None,
+        "reward": distribution([r["reward"] for r in rows if r["reward"] is not None], seed),
+        "baseline_reward": distribution([r["baseline_reward"] for r in rows if r["baseline_reward"] is not None],
+                                        seed),
+        "kl": None, "rouge": None,
+        "length": length_stats(gens, settings.max_new_tokens),
+        "baseline_length": length_stats(base, settings.max_new_tokens) if base else None,
+    }
+    if kl:
+        total_tokens = sum(len(g.token_ids) for g, r in zip(gens, rows) if r["kl"] is not None)
+        figures["kl"] = {"mean": float(np.mean(kl)), "std": float(np.std(kl)),
+                         "ci95": list(bootstrap_ci(np.array(kl), seed=seed)),
+                         "per_token": float(np.sum(kl) / total_tokens) if total_tokens else None}
+    if rouge["rouge1"]:
+        figures["rouge"] = {"n": len(rouge["rouge1"]), **{name: float(np.mean(v)) for name, v in rouge.items()}}
+    return figures
+
+
+def _summary(rows, prompts, generations, baseline, settings, seed) -> dict:
+    by_subset: dict[str, list[int]] = defaultdict(list)
+    for n, p in enumerate(prompts):
+        by_subset[p.subset].append(n)
+
+    def figures(idx: list[int]) -> dict:
+        return _figures([rows[i] for i in idx], [generations[i] for i in idx],
+                        [baseline[i] for i in idx] if baseline else None, settings, seed)
+
+    subsets = {name: figures(idx) for name, idx in by_subset.items()}
+    overall = figures(list(range(len(rows))))
+    # Pooled over all prompts (not a mean of subsets), matching a bootstrap over the rows.
+    if overall["accuracy"] is not None:
+        score, rule = overall["accuracy"], "win_rate_vs_baseline"
+    elif overall["reward"] is not None:
+        score, rule = overall["reward"]["mean"], "mean_judge_reward"
+    else:
+        score, rule = None, "none (no judge)"
+    return {"subsets": subsets, "sections": {}, "score": score, "score_rule": rule, "ties": overall["ties"],
+            "truncated": overall["truncated"], "overall": overall}
+
+
+# -- display ------------------------------------------------------------------------------
+
+
+def policy_table(record: dict) -> list:
+    """Rich renderables summarising a policy record: the CLI prints them, and so can a trainer's
+    checkpoint callback, so both show the same figures."""
+    from rich.table import Table
+    from rich.text import Text
+
+    def num(value, digits=2, percent=False) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "-"
+        return f"{100 * value:.1f}" if percent else f"{value:.{digits}f}"
+
+    groups = sorted(record["subsets"].items())
+    if len(groups) > 1:
+        groups.append(("all", record["overall"]))
+    # Metrics down, subsets across: fits a narrow terminal, where eleven columns would not.
+    table = Table(title=f"{record['model']['name']} (policy) on {', '.join(s['source'] for s in record['data'])}",
+                  title_justify="left")
+    table.add_column("metric")
+    for name, _ in groups:
+        table.add_column(name, justify="right")
+
+    def spread(d) -> str:
+        return f"{num(d['mean'])} ± {num(d['std'])}" if d else "-"
+
+    def interval(pair, percent=False) -> str:
+        return f"{num(pair[0], percent=percent)} - {num(pair[1], percent=percent)}" if pair[0] is not None else "-"
+
+    lines = [
+        ("prompts", lambda s: str(s["n"])),
+        ("win-rate vs baseline", lambda s: num(s["accuracy"], percent=True)),
+        ("  95% CI", lambda s: interval(s["ci95"], percent=True)),
+        ("  wins / ties / losses",
+         lambda s: f"{s['wins']} / {s['ties']} / {s['losses']}" if s["accuracy"] is not None else "-"),
+        ("judge reward", lambda s: spread(s["reward"])),
+        ("  median (p05 to p95)", lambda s: "{p50} ({p05} to {p95})".format(
+            **{k: num(v) for k, v in s["reward"]["quantiles"].items()}) if s["reward"] else "-"),
+        ("baseline reward", lambda s: spread(s["baseline_reward"])),
+        ("KL to reference", lambda s: spread(s["kl"])),
+        ("ROUGE-1 / 2 / L", lambda s: " / ".join(num(s["rouge"][k], percent=True) for k in ROUGE_TYPES)
+         if s["rouge"] else "-"),
+        ("tokens mean / median", lambda s: f"{num(s['length']['tokens_mean'], 1)} / "
+                                           f"{num(s['length']['tokens_median'], 1)}"),
+        ("chars mean", lambda s: num(s["length"]["chars_mean"], 1)),
+        ("hit max_new_tokens %", lambda s: num(s["length"]["hit_max_fraction"], percent=True)),
+        ("baseline tokens mean", lambda s: num(s["baseline_length"]["tokens_mean"], 1) if s["baseline_length"]
+         else "-"),
+        ("prompts truncated", lambda s: str(s["truncated"])),
+    ]
+    for label, cell in lines:
+        table.add_row(label, *(cell(s) for _, s in groups))
+    generation = record["config"]["generation"]
+    timing = record["timing"]
+    score = record["score"]
+    shown = "-" if score is None else num(score, percent=True) if record["score_rule"].startswith("win") else num(score)
+    line = Text.from_markup(
+        f"[bold]score {shown}[/] ({record['score_rule']})  "
+        f"{generation['n_prompts']} prompts, max_new_tokens {generation['max_new_tokens']}, temperature "
+        f"{generation['temperature']}, top_p {generation['top_p']}, seed {generation['seed']}; "
+        f"generated {timing['generation']['generated']} ({timing['generation']['from_cache']} from cache) at "
+        f"{timing['tokens_per_second'] or '-'} tokens/s; prompts truncated {record['truncated']}; "
+        f"{timing['wall_seconds']:.1f} s")
+    return [table, line]
