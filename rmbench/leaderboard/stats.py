@@ -77,8 +77,9 @@ class Board:
         """The footer: how ranks and intervals were decided, in one paragraph."""
         return (f"Ranks: 1 + the number of entries significantly better, where better means a paired bootstrap "
                 f"difference (the same {self.resamples} resamples of prompts for both, seed {self.seed}) whose 95% "
-                f"interval lies above 0; entries that no one separates share a rank. Intervals: 95% percentile bootstrap, prompts resampled within "
-                f"each subset, sections and score recomputed by the suite's rule ({self.group.score_rule}).")
+                f"interval lies above 0; entries that no one separates share a rank. Intervals: 95% percentile "
+                f"bootstrap, prompts resampled within each subset, sections and score recomputed by the suite's "
+                f"rule ({self.group.score_rule}).")
 
 
 def rank_group(group: Group, resamples: int = 1000, seed: int = 0) -> Board:
