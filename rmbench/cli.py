@@ -164,6 +164,24 @@ def train_command(
                        seed=seed, show_progress=show_progress))
 
 
+@app.command("quickstart")
+@user_errors
+def quickstart_command(
+    out: Annotated[Path, typer.Option(help="Folder for the data, the trained model, the records and the page")]
+    = Path("rmbench-quickstart"),
+    n_train: Annotated[int, typer.Option(help="Generated training pairs")] = 1200,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data, the training and the bootstrap")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace what --out holds")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
+):
+    """Train a small reward model on generated probes, rank it against baselines (offline, CPU, minutes)."""
+    from rmbench.quickstart import run_quickstart
+
+    show_progress = progress and sys.stdout.isatty()
+    _quiet_libraries(show_progress)
+    run_quickstart(out, n_train=n_train, seed=seed, overwrite=overwrite, show_progress=show_progress)
+
+
 @app.command("suites")
 @user_errors
 def suites_command():

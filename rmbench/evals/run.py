@@ -12,7 +12,7 @@ from rmbench.data import load_preferences
 from rmbench.data.schema import PreferenceExample
 from rmbench.errors import RmbenchError
 from rmbench.evals.harness import evaluate
-from rmbench.evals.suites import Suite, load_suite, resolve_source, select_sources
+from rmbench.evals.suites import Source, Suite, load_suite, resolve_source, select_sources
 from rmbench.results import build_record, write_results
 from rmbench.scoring import build_scorer
 from rmbench.scoring.engine import score_examples
@@ -40,30 +40,45 @@ class EvalRequest:
 
 def load_examples(request: EvalRequest, suite: Suite) -> tuple[list[PreferenceExample], list[dict]]:
     """Examples plus a description of every source they came from (for the record)."""
-    loaded: list[tuple[str, str | None, list[PreferenceExample]]] = []
+    loaded: list[tuple[str, str | None, list[PreferenceExample], dict]] = []
     if request.data:
         for source in request.data:
             loaded.append((source, request.format, load_preferences(source, format=request.format,
-                                                                    split=request.split, limit=request.limit)))
+                                                                    split=request.split, limit=request.limit), {}))
     else:
         for src in select_sources(suite, request.subsets):
+            if src.generate:
+                loaded.append(_generated(src, request.limit))
+                continue
             where = resolve_source(src, suite, request.data_root)
             is_local = Path(where).exists()
             loaded.append((where, src.format, load_preferences(where, format=src.format, subset=src.subset,
                                                                split=None if is_local else src.split,
-                                                               limit=request.limit)))
+                                                               limit=request.limit), {}))
     examples: list[PreferenceExample] = []
     sources = []
-    for where, fmt, exs in loaded:
+    for where, fmt, exs, extra in loaded:
         if request.subsets:
             exs = [e for e in exs if e.subset in request.subsets]
         examples.extend(exs)
         sources.append({"source": where, "format": fmt or "auto", "n": len(exs),
-                        "subsets": sorted({e.subset for e in exs}), "sha256": _content_hash(exs)})
+                        "subsets": sorted({e.subset for e in exs}), "sha256": _content_hash(exs), **extra})
     if not examples:
         wanted = f" in subsets {request.subsets}" if request.subsets else ""
         raise RmbenchError(f"no examples to evaluate{wanted}: check --data / --subsets")
     return examples, sources
+
+
+def _generated(src: Source, limit: int | None) -> tuple[str, str, list[PreferenceExample], dict]:
+    """A generated source: the record names generator, version, seed, n and split, so the same
+    items can be drawn again and records of different draws are never mixed."""
+    from rmbench.probes import describe, generate_suite
+
+    examples = generate_suite(src.generate, src.n, seed=src.seed, split=src.split)
+    if src.subset:
+        examples = [e for e in examples if e.subset == src.subset]
+    return (f"generate:{src.generate}", "generated", examples[:limit] if limit else examples,
+            {"generator": describe(src.generate, src.n, src.seed, src.split)})
 
 
 def run_eval(request: EvalRequest) -> tuple[dict, list[dict]]:

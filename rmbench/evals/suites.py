@@ -3,7 +3,8 @@ sections group them with which weights, and how the headline score is computed.
 
 Adding a suite is writing a manifest, not code. A manifest's `sources` name a hub id
 (what real users load) and a file name (what `--data-root DIR` resolves locally, for
-offline machines and for copies users already downloaded).
+offline machines and for copies users already downloaded). A source may instead name a
+generator (`generate: probes` with `n`, `seed`, `split`): its items are drawn, not read.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ class Source:
     hub: str | None = None
     split: str | None = None
     format: str | None = None
+    generate: str | None = None  # a generated suite (rmbench.probes): items drawn from n and seed, no file
+    n: int | None = None
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,11 @@ def parse_suite(raw: object, where: str) -> Suite:
         raise SuiteError(f"{where}: score must be one of {SCORE_RULES}, not {score!r}")
     sources = []
     for n, src in enumerate(raw.get("sources") or []):
+        if isinstance(src, dict) and src.get("generate"):
+            sources.append(_generated_source(src, f"{where}: source #{n + 1}"))
+            continue
         if not isinstance(src, dict) or not (src.get("file") or src.get("hub")):
-            raise SuiteError(f"{where}: source #{n + 1} needs a 'file' or a 'hub' id")
+            raise SuiteError(f"{where}: source #{n + 1} needs a 'file' or a 'hub' id (or 'generate' with 'n')")
         sources.append(Source(src.get("subset"), src.get("file"), src.get("hub"), src.get("split"),
                               src.get("format")))
     metrics = dict(raw.get("metrics") or {})
@@ -95,6 +102,22 @@ def parse_suite(raw: object, where: str) -> Suite:
                 for k, v in (raw.get("sections") or {}).items()}
     return Suite(name=str(raw["name"]), version=str(raw.get("version", "1")), description=raw.get("description", ""),
                  score=score, sources=tuple(sources), sections=sections, metrics=metrics, manifest=where)
+
+
+def _generated_source(src: dict, where: str) -> Source:
+    """A source drawn by a generator: checked here so a bad manifest fails before any scoring."""
+    from rmbench.probes import GENERATED_SUITES, SPLITS
+
+    name, n, seed, split = src["generate"], src.get("n"), src.get("seed", 0), src.get("split", "test")
+    if name not in GENERATED_SUITES:
+        raise SuiteError(f"{where}: unknown generator {name!r}; generators: {', '.join(GENERATED_SUITES)}")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise SuiteError(f"{where}: a generated source needs 'n', a positive number of examples (got {n!r})")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise SuiteError(f"{where}: 'seed' must be an integer, not {seed!r}")
+    if split not in SPLITS:
+        raise SuiteError(f"{where}: 'split' of a generated source is one of {', '.join(SPLITS)}, not {split!r}")
+    return Source(src.get("subset"), split=split, generate=name, n=n, seed=seed)
 
 
 def resolve_source(source: Source, suite: Suite, data_root: str | None) -> str:
