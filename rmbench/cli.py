@@ -19,11 +19,10 @@ from rich.table import Table
 
 from rmbench import __version__
 from rmbench.errors import RmbenchError
+from rmbench.terminal import console, errors
 
 app = typer.Typer(help="Evaluate, train and rank reward models.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-console = Console()
-errors = Console(stderr=True)
 
 
 def user_errors(command):
@@ -230,7 +229,7 @@ def leaderboard_command(
             lb_render.to_rich(boards, console, detail=detail)
             return
         with out.open("w", encoding="utf-8") as handle:
-            lb_render.to_rich(boards, Console(file=handle, width=200, no_color=True), detail=detail)
+            lb_render.to_rich(boards, Console(file=handle, width=200, no_color=True, emoji=False), detail=detail)
     else:
         if chosen == "html":
             from rmbench.leaderboard.html import to_html as render

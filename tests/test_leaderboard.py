@@ -377,3 +377,22 @@ def test_same_data_hash_but_different_examples_is_refused(tmp_path):
     rows = (tmp_path / "b" / "scores.jsonl").read_text().replace("ex-0000", "other")
     (tmp_path / "b" / "scores.jsonl").write_text(rows)
     assert_user_error(invoke(tmp_path), "hold different examples")
+
+
+def test_untrained_heads_are_baselines_and_unjudged_policies_are_skipped(three_models):
+    record_path = three_models / "twin-a" / "results.json"
+    record = json.loads(record_path.read_text())
+    record["model"]["random_head"] = True
+    record_path.write_text(json.dumps(record))
+    policy = three_models / "sft-final"
+    pairwise_record(policy, "sft/final", [True] * N)
+    unjudged = json.loads((policy / "results.json").read_text())
+    unjudged["suite"]["name"], unjudged["score"] = "policy", None
+    (policy / "results.json").write_text(json.dumps(unjudged))
+    result = invoke(three_models, "--format", "json", "--resamples", "100")
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.output and "sft-final" in result.output
+    board = json.loads(result.output[result.output.index("{"):])["boards"][0]
+    labels = {e["label"]: e["baseline"] for e in board["entries"]}
+    assert labels["twin-a (untrained head)"] is True and labels["strong"] is False
+    assert "sft/final" not in labels

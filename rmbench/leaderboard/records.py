@@ -19,9 +19,13 @@ from pathlib import Path
 from rmbench.errors import DataError, RmbenchError
 from rmbench.models import METADATA_FILE
 from rmbench.results import SCHEMA_VERSION
+from rmbench.terminal import errors as console  # notes go to stderr: stdout may be a json or csv board
 from rmbench.trainers.run import RUN_FILE
 
 RESULTS_FILE = "results.json"
+# Suites with no manifest, over data of the user's choosing: each data set is its own board.
+# "policy" records (rmbench.evals.policy) rank by win-rate against their baseline policy.
+AD_HOC_SUITES = ("custom", "policy")
 SCORES_FILE = "scores.jsonl"
 _WHERE_FROM = "pass folders written by `rmbench eval --out` or `rmbench train`"
 
@@ -57,9 +61,10 @@ class Group:
 
     @property
     def title(self) -> str:
-        if self.suite == "custom":
+        if self.suite in AD_HOC_SUITES:
             names = ", ".join(Path(s).name or s for s in self.sources)
-            return f"{names} (data {'+'.join(self.data)})"
+            prefix = "policies on " if self.suite == "policy" else ""
+            return f"{prefix}{names} (data {'+'.join(self.data)})"
         return f"{self.suite} v{self.version} (data {'+'.join(self.data)})"
 
 
@@ -90,14 +95,35 @@ def find_records(paths: list[str | Path]) -> list[Path]:
 
 
 def load_entries(paths: list[str | Path]) -> list[Entry]:
-    return [load_entry(path) for path in find_records(paths)]
+    entries = []
+    for path in find_records(paths):
+        if _unrankable_policy(path):
+            console.print(f"[yellow]note:[/] skipped {path}: a policy evaluated without a judge and a baseline "
+                          "policy has no win-rate to rank", highlight=False)
+            continue
+        entries.append(load_entry(path))
+    return entries
+
+
+def _unrankable_policy(path: Path) -> bool:
+    """Policy checkpoints scored only by KL/ROUGE/length (no judge) sit beside ranked records
+    in run folders; they are reported, not ranked, and must not sink the whole board."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False  # read_record gives the precise error
+    return isinstance(record, dict) and isinstance(record.get("suite"), dict) \
+        and record["suite"].get("name") == "policy" and record.get("score") is None
 
 
 def load_entry(path: Path) -> Entry:
     record = read_record(path)
     rows = read_rows(path, record)
-    entry = Entry(path=path, record=record, rows=rows, label=str(record["model"]["name"]),
-                  kind="baseline" if record["model"].get("kind") == "baseline" else "model")
+    model = record["model"]
+    untrained = bool(model.get("random_head"))  # a reward head nobody trained: a baseline, not a model
+    entry = Entry(path=path, record=record, rows=rows,
+                  label=f"{model['name']} (untrained head)" if untrained else str(model["name"]),
+                  kind="baseline" if model.get("kind") == "baseline" or untrained else "model")
     _label_from_run(entry)
     return entry
 
@@ -165,6 +191,10 @@ def read_rows(path: Path, record: dict) -> list[dict]:
                 raise DataError(f"{where}: subset {row['subset']!r} is not in {path.name}; the two files come "
                                 "from different runs: rerun the evaluation")
             correct = row["correct"]
+            if correct is None and record["suite"]["name"] == "policy":
+                raise DataError(f"{path}: this policy was evaluated without a win-rate (no judge, or no baseline "
+                                "policy), so there is nothing to rank; rerun it with --judge-rm SCORER and "
+                                "--baseline-policy CKPT")
             if isinstance(correct, bool) or not isinstance(correct, (int, float)) or not math.isfinite(correct) \
                     or not 0 <= correct <= 1:
                 raise DataError(f"{where}: correct must be a number from 0 to 1, not {correct!r}")
@@ -249,7 +279,7 @@ def group_entries(entries: list[Entry], suite: str | None = None, split_versions
 def _refuse_mixed_versions(groups: list[Group]) -> None:
     by_suite: dict[str, list[Group]] = {}
     for group in groups:
-        if group.suite != "custom":
+        if group.suite not in AD_HOC_SUITES:
             by_suite.setdefault(group.suite, []).append(group)
     for name, versions in by_suite.items():
         if len(versions) > 1:

@@ -28,7 +28,7 @@ from rmbench.errors import DataError, RmbenchError, SuiteError
 from rmbench.evals import metrics
 from rmbench.evals.harness import headline
 from rmbench.evals.suites import Suite, load_suite
-from rmbench.leaderboard.records import SCORES_FILE, Entry, Group
+from rmbench.leaderboard.records import AD_HOC_SUITES, SCORES_FILE, Entry, Group
 
 CONFIDENCE = 0.95
 MIN_RESAMPLES = 100
@@ -94,14 +94,14 @@ def rank_group(group: Group, resamples: int = 1000, seed: int = 0) -> Board:
     results = []
     for n, entry in enumerate(entries):
         point = {name: units[n][name].point() for name in subsets}
-        sections, score, extra = headline(suite, point)
+        sections, score, extra = _headline(suite, point)
         _agree(entry, point, sections, score)
         dist_sections: dict[str, list[float]] = {k: [] for k in sections}
         dist_extras: dict[str, list[float]] = {k: [] for k in extra.get("styles", {})}
         dist_score = []
         for b in range(resamples):
             resampled = {name: draws[name][n][b] for name in subsets}
-            b_sections, b_score, b_extra = headline(suite, resampled)
+            b_sections, b_score, b_extra = _headline(suite, resampled)
             dist_score.append(b_score)
             for k in dist_sections:
                 dist_sections[k].append(b_sections.get(k, math.nan))
@@ -126,8 +126,8 @@ def suite_for(group: Group) -> Suite:
     """The suite whose rule recomputes the headline: the record's manifest if it is still
     there, else the packaged one of that name, and only if its version is the record's."""
     info = group.entries[0].record["suite"]
-    if group.suite == "custom" and not info.get("manifest"):
-        return Suite(name="custom", version=group.version, score=group.score_rule)
+    if group.suite in AD_HOC_SUITES and not info.get("manifest"):
+        return Suite(name=group.suite, version=group.version, score=group.score_rule)
     manifest = info.get("manifest")
     try:
         suite = load_suite(manifest if manifest and Path(manifest).is_file() else group.suite)
@@ -140,6 +140,15 @@ def suite_for(group: Group) -> Suite:
                            f"({group.score_rule}), but the manifest here is v{suite.version} ({suite.score}); "
                            "rerun the evaluation with this rmbench")
     return suite
+
+
+def _headline(suite: Suite, subsets: dict[str, dict]) -> tuple[dict, float, dict]:
+    """A policy's win-rate pools every prompt (as rmbench.evals.policy reports it), where a
+    suite's headline is a mean of subsets; the two differ as soon as subsets differ in size."""
+    if suite.name == "policy":
+        total = sum(s["n"] for s in subsets.values())
+        return {}, sum(s["accuracy"] * s["n"] for s in subsets.values()) / total, {}
+    return headline(suite, subsets)
 
 
 def _agree(entry: Entry, point: dict, sections: dict, score: float) -> None:

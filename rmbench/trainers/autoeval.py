@@ -3,7 +3,8 @@
 Every save gets rmbench.json and an evaluation on the run's held-out prompts (plus the
 recipe's suite), with the scorer that fits the method: a classifier for `rm`, an implicit
 reward against the reference for the DPO family and KTO. At the end the untrained start
-and the baselines are scored on the same held-out set and everything is ranked.
+and the baselines are scored on the same held-out set and everything is ranked. Policy
+methods (scorer "none") are evaluated by what they write instead: see policy_autoeval.
 """
 
 from __future__ import annotations
@@ -11,15 +12,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 from transformers import TrainerCallback
 
 from rmbench.evals.run import EvalRequest, run_eval
+from rmbench.terminal import console
 from rmbench.trainers.metadata import write_checkpoint_metadata
 from rmbench.trainers.methods import get_method
-
-console = Console()
 
 
 def _score(reward: str, data: Path | None, suite: str | None, out: Path, settings: dict, show_progress: bool,
@@ -74,11 +73,13 @@ def _score_in_subprocess(request: EvalRequest) -> dict:
 
 
 class AutoEvalCallback(TrainerCallback):
-    def __init__(self, run: Path, meta: dict, heldout: Path | None, settings: dict, tokenizer, show_progress: bool):
+    def __init__(self, run: Path, meta: dict, heldout: Path | None, settings: dict, tokenizer, show_progress: bool,
+                 policy_eval=None):
         self.run, self.meta, self.heldout, self.settings = run, meta, heldout, settings
         self.tokenizer = tokenizer
         self.show_progress = show_progress
         self.isolated = _zero3_active()
+        self.policy_eval = policy_eval  # a PolicyAutoEval for policy methods
 
     def on_save(self, args, state, control, model=None, **kwargs):
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
@@ -99,9 +100,11 @@ class AutoEvalCallback(TrainerCallback):
             self.tokenizer.save_pretrained(merged)
             folder = merged
         write_checkpoint_metadata(folder, self.meta, step)
-        if get_method(self.meta["method"]).scorer == "none":
-            return  # a policy (sft, rloo, grpo, distillation): its metrics come with the policy-evaluation harness
         name = folder.name if folder.name != "merged" else folder.parent.name
+        if get_method(self.meta["method"]).scorer == "none":  # a policy: judged by what it writes
+            if self.policy_eval is not None:
+                self.policy_eval.score_checkpoint(folder, step, isolated=self.isolated, name=name)
+            return
         for label, data, suite in self._targets():
             record = _score(str(folder), data, suite, self.run / "evals" / name / label, self.settings,
                             self.show_progress, isolated=self.isolated)

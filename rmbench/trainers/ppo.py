@@ -60,15 +60,14 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
-from rich.console import Console
 from torch import nn
 
 from rmbench import models
 from rmbench.errors import DataError, ModelError, RmbenchError
+from rmbench.terminal import console
 from rmbench.trainers import ppo_core as core
 from rmbench.trainers.recipes import RecipeError
 
-console = Console()
 LOG_FILE = "ppo_log.jsonl"
 STATE_FILE = "ppo_state.pt"
 VALUE_FOLDER = "value_model"

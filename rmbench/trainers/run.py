@@ -3,7 +3,9 @@
 The flow: check the method, recipe and output folder; load and split the data (a held-out
 share of prompts is never trained on); load the model (full or LoRA); train with a
 callback that writes rmbench.json into each checkpoint and scores it; at the end, score
-the untrained start and the baselines on the same held-out set and rank them all.
+the untrained start and the baselines on the same held-out set and rank them all. Policy
+methods are evaluated by sampling on the held-out prompts and ranked against the start
+(rmbench.trainers.policy_autoeval); PPO, rmbench's own loop, gets the same through on_save.
 """
 
 from __future__ import annotations
@@ -14,18 +16,16 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rich.console import Console
-
 from rmbench import models
 from rmbench.data.schema import PreferenceExample
 from rmbench.errors import ModelError, RmbenchError
+from rmbench.terminal import console
 from rmbench.trainers import data as train_data
 from rmbench.trainers.methods import Method, get_method, method_args, method_inputs, method_record, trl_classes
 from rmbench.trainers.recipes import load_recipe
 from rmbench.trainers.sampling import with_pair_length_grouping
 
 RUN_FILE = "rmbench-run.json"
-console = Console()
 
 
 @dataclass
@@ -120,12 +120,11 @@ def train(request: TrainRequest) -> dict:
 
     from rmbench.trainers.autoeval import AutoEvalCallback, rank_run
     from rmbench.trainers.metadata import run_metadata
+    from rmbench.trainers.policy_autoeval import PolicyAutoEval, check_settings
 
     method = get_method(request.method)
     if method.trainer == "ppo":  # rmbench's own loop, not a TRL trainer
-        from rmbench.trainers.ppo import train_ppo
-
-        return train_ppo(request)
+        return _train_ppo(request)
     config_class, trainer_class = trl_classes(method.trainer)
     if method.trainer == "reward":
         trainer_class = with_pair_length_grouping(trainer_class)
@@ -134,6 +133,7 @@ def train(request: TrainRequest) -> dict:
         fields.add("rpo_alpha")
     fields |= set(method.options)
     train_args, settings = load_recipe(method.name, request.recipe, request.overrides, fields)
+    check_settings(method.name, settings)
     prepare_run_folder(request)
     inputs, inputs_meta = method_inputs(method, {k: train_args.pop(k) for k in method.options if k in train_args},
                                         request.model, request.seed)
@@ -147,7 +147,7 @@ def train(request: TrainRequest) -> dict:
     if pairwise and heldout:
         heldout_path = train_data.write_preference_file(request.out / "heldout.jsonl", heldout)
         train_split = train_data.write_preference_file(request.out / "train-split.jsonl", train_examples)
-    if prompted and heldout:
+    if (prompted or method.data == "sft") and heldout:  # policies: sampled from, compared with the completion
         train_data.write_prompt_file(request.out / "heldout-prompts.jsonl", heldout)
 
     model, ref, tokenizer, resolved = load_models(method, request.model, settings, request.seed)
@@ -166,7 +166,11 @@ def train(request: TrainRequest) -> dict:
     (request.out / RUN_FILE).write_text(json.dumps(
         {**meta, "train_rows": len(rows), "rows_over_max_length": too_long, "heldout_examples": len(heldout),
          "request": _jsonable(asdict(request))}, indent=2))
-    callback = AutoEvalCallback(request.out, meta, heldout_path, settings, tokenizer, request.show_progress)
+    policy_eval = None
+    if method.scorer == "none":
+        policy_eval = PolicyAutoEval(request.out, settings, meta, request.show_progress)
+    callback = AutoEvalCallback(request.out, meta, heldout_path, settings, tokenizer, request.show_progress,
+                                policy_eval)
     kwargs = {"ref_model": ref} if method.needs_ref and ref is not None else {}
     kwargs.update(inputs)
     trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
@@ -179,10 +183,32 @@ def train(request: TrainRequest) -> dict:
         trainer.save_model(str(final))
     tokenizer.save_pretrained(str(final))
     is_main = trainer.is_world_process_zero()
+    callback.isolated = callback.isolated or args.world_size > 1
     callback.finish(final, trainer.state.global_step, is_main)
     if not is_main:
         return {"entries": []}
+    if policy_eval is not None:
+        return policy_eval.rank(isolated=callback.isolated)
     return rank_run(request.out, meta, heldout_path, train_split, settings, request.show_progress)
+
+
+def _train_ppo(request: TrainRequest) -> dict:
+    """PPO evaluates its checkpoints through its on_save hook; its meta (reward, value model)
+    is built inside the trainer, so the evaluator reads it from the run file when first called."""
+    from dataclasses import fields
+
+    from accelerate import PartialState
+
+    from rmbench.trainers.policy_autoeval import PolicyAutoEval, check_settings, is_distributed
+    from rmbench.trainers.ppo import PPOConfig, train_ppo
+
+    _, settings = load_recipe("ppo", request.recipe, request.overrides, {f.name for f in fields(PPOConfig)})
+    check_settings("ppo", settings)
+    policy_eval = PolicyAutoEval(request.out, settings, show_progress=request.show_progress)
+    result = train_ppo(request, on_save=[policy_eval])
+    if not PartialState().is_main_process:
+        return result
+    return {**result, **policy_eval.rank(isolated=is_distributed())}
 
 
 def build_rows(method: Method, examples: list, pairwise: bool, settings: dict) -> list[dict]:
