@@ -22,8 +22,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 quickstart: $(STAMP)
-	$(BIN)/rmbench eval --reward baseline:length --suite demo
-	$(BIN)/rmbench eval --reward baseline:random --suite demo
+	$(BIN)/rmbench quickstart --out rmbench-quickstart --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -181,6 +181,23 @@ def quickstart_command(
     run_quickstart(out, n_train=n_train, seed=seed, overwrite=overwrite, show_progress=show_progress)
 
 
+@app.command("pipeline")
+@user_errors
+def pipeline_command(
+    file: Annotated[Path, typer.Argument(help="Pipeline YAML: named stages (generate, tiny, train, eval)")],
+    out: Annotated[Path | None, typer.Option(help="Folder for every stage's output [default: runs/NAME]")] = None,
+    redo: Annotated[list[str] | None, typer.Option(help="Run this stage again even if complete (repeatable)")] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
+):
+    """Run a train-then-eval graph; finished stages are skipped; ends with the leaderboards."""
+    from rmbench.pipeline import load_pipeline, run_pipeline
+
+    show_progress = progress and sys.stdout.isatty()
+    _quiet_libraries(show_progress)
+    pipeline = load_pipeline(file)
+    run_pipeline(pipeline, out or Path("runs") / pipeline.name, redo=redo, show_progress=show_progress)
+
+
 @app.command("suites")
 @user_errors
 def suites_command():

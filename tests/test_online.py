@@ -107,7 +107,9 @@ def test_online_methods_raise_a_python_reward(method, reward, prompts, tmp_path)
     assert meta["method"] == method and meta["rewards"] == [{"reward_fn": spec}]
     assert meta["method_settings"]["num_generations"] == 4
     assert json.loads((run / f"checkpoint-{steps}" / "rmbench.json").read_text())["step"] == steps
-    assert (run / "heldout-prompts.jsonl").is_file() and not (run / "evals").exists()
+    assert (run / "heldout-prompts.jsonl").is_file()
+    final = json.loads((run / "evals" / "final" / "policy" / "results.json").read_text())
+    assert final["score"] is None and final["overall"]["kl"] is not None  # a reward_fn is no judge: KL, ROUGE only
 
 
 def test_reward_model_checkpoint_as_the_reward(prompts, tmp_path):

@@ -95,13 +95,17 @@ def find_records(paths: list[str | Path]) -> list[Path]:
 
 
 def load_entries(paths: list[str | Path]) -> list[Entry]:
-    entries = []
+    entries, skipped = [], []
     for path in find_records(paths):
         if _unrankable_policy(path):
+            skipped.append(path)
             console.print(f"[yellow]note:[/] skipped {path}: a policy evaluated without a judge and a baseline "
                           "policy has no win-rate to rank", highlight=False)
             continue
         entries.append(load_entry(path))
+    if skipped and not entries:
+        raise DataError(f"nothing to rank: {len(skipped)} policy record(s) evaluated without a win-rate; rerun "
+                        "them with --judge-rm SCORER and --baseline-policy CKPT")
     return entries
 
 

@@ -39,11 +39,28 @@ def load_for(kind: str, sources: list[str], fmt: str | None, limit: int | None) 
     for source in sources:
         if kind == "unpaired":
             examples += _unpaired_or_split_pairs(source, fmt, limit)
+        elif kind == "sft":
+            examples += _sft_or_chosen(source, fmt, limit)
         else:
             examples += loaders[kind](source, format=fmt, limit=limit)
     if not examples:
         raise DataError(f"no training examples in {', '.join(sources)}")
     return examples
+
+
+def _sft_or_chosen(source: str, fmt: str | None, limit: int | None) -> list:
+    """SFT takes instruction data as it is, or preference pairs' chosen answers (the usual
+    warm-up before RM and DPO training on the same pairs)."""
+    from rmbench.data.schema import SFTExample
+
+    try:
+        return load_sft(source, format=fmt, limit=limit)
+    except DataError as sft_error:
+        try:
+            pairs = load_preferences(source, format=fmt, limit=limit)
+        except DataError:
+            raise sft_error from None
+    return [SFTExample(e.id, e.subset, e.prompt, e.chosen[0], e.meta) for e in pairs]
 
 
 def _unpaired_or_split_pairs(source: str, fmt: str | None, limit: int | None) -> list:

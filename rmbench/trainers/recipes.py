@@ -22,7 +22,13 @@ METHOD_KEYS = {
     "heldout_fraction": 0.1,   # share of prompts kept out of training and scored at each checkpoint
     "eval_suite": None,        # a suite scored at each checkpoint too (name or manifest), e.g. llmbar
     "eval_data_root": None,    # where that suite's files are
-    "eval_limit": None,        # first N examples of each eval source
+    "eval_limit": None,        # first N examples of each eval source (policy recipes: 32 held-out prompts)
+    # policy methods (sft, ppo, rloo, grpo, kd, seqkd, gkd): each checkpoint samples completions for the held-out
+    # prompts and is compared with the starting model (rmbench.trainers.policy_autoeval)
+    "eval_judge": None,        # scorer of those completions (RM folder, hub id, baseline:length); default: the
+    #                            run's reward_model when it trained against one; "none": no judge (KL, ROUGE only)
+    "eval_max_new_tokens": 64,  # completion budget per held-out prompt
+    "eval_temperature": 0.7,   # sampling temperature (0 = greedy); top_p 1, seed = the run's seed
     "max_examples": None,      # train on the first N examples only
     "lora": False,             # train LoRA adapters (peft) instead of all weights
     "lora_r": 16,

@@ -1,0 +1,246 @@
+"""`rmbench pipeline FILE.yaml`: a declared train-then-eval graph, run stage by stage.
+
+A pipeline is a list of named stages; a stage may name any earlier stage where it needs a
+model or data (`model: sft`, `reward_model: rm`), which makes the list a graph whose order
+is also a valid run order, and keeps the file readable top to bottom. Every stage writes
+into OUT/<stage>/ and knows when that output is complete, so rerunning a pipeline skips
+finished stages, resumes an interrupted training run from its last checkpoint, and redoes
+only what is missing. The run ends with the leaderboard of everything under OUT.
+
+Stage kinds (exactly one per stage):
+- `generate: {suite: probes, n, seed, split}`: a generated preference file.
+- `tiny: {tokenizer, layers, hidden_size}`: a small random causal LM with a real tokenizer
+  (for smoke runs of the whole graph on a CPU).
+- `train: METHOD` with `model`, `data`, `set`, `recipe`: an `rmbench train` run.
+- `eval: {reward | policy, suite | data, ...}`: one more results record.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+from rmbench.errors import RmbenchError
+from rmbench.terminal import console
+
+KINDS = ("generate", "tiny", "train", "eval")
+STAGE_KEYS = {"name", *KINDS, "model", "data", "set", "recipe", "format", "seed"}
+MODEL_SETTINGS = ("reward_model", "teacher", "ref_model", "eval_judge")  # `set` keys that may name a stage
+DONE_FILE = ".pipeline-done"  # written after a train stage returns: its run, evals and ranking are all there
+
+
+class PipelineError(RmbenchError):
+    pass
+
+
+@dataclass
+class Stage:
+    name: str
+    kind: str
+    spec: object  # the value of the kind key: METHOD for train, a mapping otherwise
+    model: str | None = None
+    data: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+    recipe: str | None = None
+    format: str | None = None
+    seed: int = 42
+
+
+@dataclass
+class Pipeline:
+    name: str
+    source: Path
+    stages: list[Stage]
+    leaderboard: dict = field(default_factory=dict)
+
+
+def load_pipeline(path: str | Path) -> Pipeline:
+    source = Path(path)
+    if not source.is_file():
+        raise PipelineError(f"no such pipeline file: {source}")
+    try:
+        raw = yaml.safe_load(source.read_text())
+    except yaml.YAMLError as err:
+        raise PipelineError(f"{source}: invalid YAML ({str(err).splitlines()[0]})") from err
+    if not isinstance(raw, dict) or not isinstance(raw.get("stages"), list) or not raw["stages"]:
+        raise PipelineError(f"{source}: a pipeline needs a non-empty `stages` list")
+    unknown = set(raw) - {"name", "stages", "defaults", "leaderboard"}
+    if unknown:
+        raise PipelineError(f"{source}: unknown top-level key(s) {', '.join(sorted(unknown))} "
+                            "(allowed: name, stages, defaults, leaderboard)")
+    defaults = raw.get("defaults") or {}
+    stages: list[Stage] = []
+    for number, entry in enumerate(raw["stages"], 1):
+        stages.append(_parse_stage(entry, number, source, defaults, {s.name for s in stages}))
+    return Pipeline(name=str(raw.get("name") or source.stem), source=source, stages=stages,
+                    leaderboard=raw.get("leaderboard") or {})
+
+
+def _parse_stage(entry, number: int, source: Path, defaults: dict, earlier: set[str]) -> Stage:
+    where = f"{source}: stage {number}"
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        raise PipelineError(f"{where} needs a `name`")
+    name = entry["name"]
+    where = f"{source}: stage {name!r}"
+    if name in earlier:
+        raise PipelineError(f"{where} is declared twice")
+    unknown = set(entry) - STAGE_KEYS
+    if unknown:
+        raise PipelineError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    kinds = [k for k in KINDS if k in entry]
+    if len(kinds) != 1:
+        raise PipelineError(f"{where} needs exactly one of {', '.join(KINDS)}")
+    kind = kinds[0]
+    data = entry.get("data") or []
+    data = [data] if isinstance(data, str) else list(data)
+    stage = Stage(name=name, kind=kind, spec=entry[kind], model=entry.get("model"), data=[str(d) for d in data],
+                  settings={**(defaults if kind == "train" else {}), **(entry.get("set") or {})},
+                  recipe=entry.get("recipe"), format=entry.get("format"), seed=int(entry.get("seed", 42)))
+    if kind == "train" and (not stage.model or not stage.data):
+        raise PipelineError(f"{where}: a train stage needs `model` and `data`")
+    for ref in _references(stage):
+        if ref not in earlier and _looks_like_stage(ref):
+            raise PipelineError(f"{where} refers to {ref!r}, which is not an earlier stage")
+    return stage
+
+
+def _references(stage: Stage) -> list[str]:
+    refs = [stage.model] if stage.model else []
+    refs += stage.data + [str(stage.settings[k]) for k in MODEL_SETTINGS if k in stage.settings]
+    if stage.kind == "eval" and isinstance(stage.spec, dict):
+        data = stage.spec.get("data", [])
+        refs += [str(d) for d in ([data] if isinstance(data, str) else data)]
+        refs += [str(stage.spec[k]) for k in EVAL_REFS if k in stage.spec]
+    return refs
+
+
+def _looks_like_stage(value: str) -> bool:
+    """A bare word that is no file, hub id, packaged alias or baseline: most likely a stage typo."""
+    return value.isidentifier() and not Path(value).exists()
+
+
+def stage_output(out: Path, stage: Stage) -> Path:
+    folder = out / stage.name
+    return {"generate": folder / "data.jsonl", "tiny": folder / "model", "train": folder / "final",
+            "eval": folder}[stage.kind]
+
+
+def is_complete(out: Path, stage: Stage) -> bool:
+    folder = out / stage.name
+    if stage.kind == "generate":
+        return (folder / "data.jsonl").is_file()
+    if stage.kind == "tiny":
+        return (folder / "model" / "config.json").is_file()
+    if stage.kind == "train":
+        return (folder / DONE_FILE).is_file() and (folder / "final").is_dir()
+    return (folder / "results.json").is_file()
+
+
+def run_pipeline(pipeline: Pipeline, out: Path, redo: list[str] | None = None, show_progress: bool = True) -> dict:
+    redo = set(redo or [])
+    unknown = redo - {s.name for s in pipeline.stages}
+    if unknown:
+        raise PipelineError(f"--redo {', '.join(sorted(unknown))}: no such stage in {pipeline.source}")
+    out.mkdir(parents=True, exist_ok=True)
+    outputs: dict[str, str] = {}
+    for stage in pipeline.stages:
+        resolve = _resolver(outputs)
+        if is_complete(out, stage) and stage.name not in redo:
+            console.print(f"[dim]skip[/] {stage.name}: {stage_output(out, stage)} is complete")
+        else:
+            console.rule(f"{stage.name}: {stage.kind} {stage.spec if stage.kind == 'train' else ''}".strip())
+            RUNNERS[stage.kind](stage, out / stage.name, resolve, stage.name in redo, show_progress)
+        outputs[stage.name] = str(stage_output(out, stage))
+    return finish(pipeline, out)
+
+
+def _resolver(outputs: dict[str, str]):
+    def resolve(value):
+        return outputs.get(value, value) if isinstance(value, str) else value
+    return resolve
+
+
+def _run_generate(stage: Stage, folder: Path, resolve, redo: bool, show_progress: bool) -> None:
+    from rmbench.probes.export import export
+
+    spec = {"suite": "probes", "n": 1000, "seed": 0, "split": "train", **(stage.spec or {})}
+    unknown = set(spec) - {"suite", "n", "seed", "split"}
+    if unknown:
+        raise PipelineError(f"stage {stage.name!r}: generate takes suite, n, seed and split, not "
+                            f"{', '.join(sorted(unknown))}")
+    export(spec["suite"], int(spec["n"]), int(spec["seed"]), spec["split"], folder / "data.jsonl")
+
+
+def _run_tiny(stage: Stage, folder: Path, resolve, redo: bool, show_progress: bool) -> None:
+    from rmbench.tiny import init_tiny_causal_lm
+
+    spec = dict(stage.spec or {})
+    tokenizer = resolve(spec.pop("tokenizer", "pkg:smollm2"))
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=".tmp-"))
+    init_tiny_causal_lm(tokenizer, staging, seed=stage.seed, **spec)
+    shutil.rmtree(folder / "model", ignore_errors=True)
+    staging.rename(folder / "model")
+
+
+def _run_train(stage: Stage, folder: Path, resolve, redo: bool, show_progress: bool) -> None:
+    from rmbench.trainers.run import TrainRequest, train
+
+    started = folder.is_dir() and any(folder.glob("checkpoint-*")) and not redo
+    settings = {k: resolve(v) if k in MODEL_SETTINGS else v for k, v in stage.settings.items()}
+    train(TrainRequest(method=str(stage.spec), model=resolve(stage.model), data=[resolve(d) for d in stage.data],
+                       out=folder, recipe=stage.recipe, overrides=settings, format=stage.format,
+                       resume=started, overwrite=not started, seed=stage.seed, show_progress=show_progress))
+    (folder / DONE_FILE).write_text(datetime.now(timezone.utc).isoformat(timespec="seconds") + "\n")
+
+
+EVAL_KEYS = {"reward", "suite", "data", "data_root", "limit", "seed", "baseline_train", "subsets"}
+POLICY_EVAL_KEYS = {"policy", "data", "judge_rm", "baseline_policy", "ref", "max_new_tokens", "temperature", "top_p",
+                    "seed", "limit"}
+EVAL_REFS = ("reward", "policy", "judge_rm", "baseline_policy", "ref", "baseline_train")  # may name a stage
+
+
+def _run_eval(stage: Stage, folder: Path, resolve, redo: bool, show_progress: bool) -> None:
+    spec = dict(stage.spec or {})
+    allowed = POLICY_EVAL_KEYS if "policy" in spec else EVAL_KEYS
+    if ("policy" in spec) == ("reward" in spec) or set(spec) - allowed:
+        raise PipelineError(f"stage {stage.name!r}: an eval stage takes either reward (with "
+                            f"{', '.join(sorted(EVAL_KEYS - {'reward'}))}) or policy (with "
+                            f"{', '.join(sorted(POLICY_EVAL_KEYS - {'policy'}))})")
+    data = spec.pop("data", [])
+    spec["data"] = [resolve(d) for d in ([data] if isinstance(data, str) else data)]
+    spec.update({k: resolve(spec[k]) for k in EVAL_REFS if k in spec})
+    if "policy" in spec:
+        from rmbench.evals.policy import PolicyEvalRequest, run_policy_eval
+
+        run_policy_eval(PolicyEvalRequest(out=folder, show_progress=show_progress, **spec))
+        return
+    from rmbench.evals.run import EvalRequest, run_eval
+
+    if isinstance(spec.get("subsets"), str):
+        spec["subsets"] = [spec["subsets"]]
+    run_eval(EvalRequest(out=folder, show_progress=show_progress, **spec))
+
+
+RUNNERS = {"generate": _run_generate, "tiny": _run_tiny, "train": _run_train, "eval": _run_eval}
+
+
+def finish(pipeline: Pipeline, out: Path) -> dict:
+    """The leaderboards of every record under OUT: terminal, markdown and HTML."""
+    from rmbench.leaderboard import build_boards
+    from rmbench.leaderboard.html import to_html
+    from rmbench.leaderboard.render import to_markdown, to_rich
+    from rmbench.results import atomic_write
+
+    boards = build_boards([out], split_versions=True)
+    console.rule(f"{pipeline.name}: leaderboards")
+    to_rich(boards, console)
+    atomic_write(out / "leaderboard.md", [to_markdown(boards)])
+    atomic_write(out / "leaderboard.html", [to_html(boards)])
+    console.print(f"wrote {out / 'leaderboard.md'} and {out / 'leaderboard.html'}", highlight=False)
+    return {"boards": boards}
