@@ -5,7 +5,8 @@ model or data (`model: sft`, `reward_model: rm`), which makes the list a graph w
 is also a valid run order, and keeps the file readable top to bottom. Every stage writes
 into OUT/<stage>/ and knows when that output is complete, so rerunning a pipeline skips
 finished stages, resumes an interrupted training run from its last checkpoint, and redoes
-only what is missing. The run ends with the leaderboard of everything under OUT.
+only what is missing (and, with --redo, what was built from a redone stage). The run ends
+with the leaderboards of everything under OUT.
 
 Stage kinds (exactly one per stage):
 - `generate: {suite: probes, n, seed, split}`: a generated preference file.
@@ -150,6 +151,8 @@ def run_pipeline(pipeline: Pipeline, out: Path, redo: list[str] | None = None, s
     outputs: dict[str, str] = {}
     for stage in pipeline.stages:
         resolve = _resolver(outputs)
+        if redo & set(_references(stage)):  # built from something being redone: stale too
+            redo.add(stage.name)
         if is_complete(out, stage) and stage.name not in redo:
             console.print(f"[dim]skip[/] {stage.name}: {stage_output(out, stage)} is complete")
         else:

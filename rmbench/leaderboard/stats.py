@@ -188,8 +188,8 @@ def _estimate(value: float, dist) -> Estimate:
 def _rank(results: list[dict]) -> list[Ranked]:
     """Rank = 1 + the number of entries significantly better (paired difference's 95% interval
     above 0), so ranks never chain: A~B and B~C with A clearly above C leaves C below A. Ties
-    follow (1, 1, 3, ...). The sort order (score, then models before baselines, then
-    checkpoint-4 before checkpoint-12) is only for reading."""
+    follow (1, 1, 3, ...). Entries are listed by rank, then score, then models before baselines,
+    then checkpoint-4 before checkpoint-12."""
     def order(r: dict) -> tuple:
         return (-r["score"].value if not math.isnan(r["score"].value) else 0, r["entry"].is_baseline,
                 _natural(r["entry"].label))
@@ -203,12 +203,16 @@ def _rank(results: list[dict]) -> list[Ranked]:
     def significant(estimate: Estimate) -> bool:
         return estimate.value > 0 and estimate.low > 0
 
+    ranks = [1 + sum(significant(gap(other, r)) for other in scored[:i]) for i, r in enumerate(scored)]
+    # listed by rank, then score: an entry that nothing separates from the top is not shown below one that is
+    listing = sorted(range(len(scored)), key=lambda i: (ranks[i], i))
     ranked = []
-    for i, r in enumerate(scored):
-        rank = 1 + sum(significant(gap(other, r)) for other in scored[:i])
-        ranked.append(Ranked(r["entry"], rank, r["score"], r["sections"], r["extras"], r["subsets"]))
-        if i:
-            ranked[-2].gap_below = gap(scored[i - 1], r)
+    for n, i in enumerate(listing):
+        r = scored[i]
+        ranked.append(Ranked(r["entry"], ranks[i], r["score"], r["sections"], r["extras"], r["subsets"]))
+        if n:
+            above = scored[listing[n - 1]]
+            ranked[-2].gap_below = gap(above, r)
             ranked[-2].significant_below = significant(ranked[-2].gap_below)
     ranked += [Ranked(r["entry"], None, r["score"], r["sections"], r["extras"], r["subsets"]) for r in unscored]
     return ranked
