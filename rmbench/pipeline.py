@@ -63,7 +63,13 @@ class Pipeline:
 def load_pipeline(path: str | Path) -> Pipeline:
     source = Path(path)
     if not source.is_file():
-        raise PipelineError(f"no such pipeline file: {source}")
+        from rmbench.trainers.recipes import RECIPE_DIR
+
+        shipped = RECIPE_DIR / "pipelines" / f"{path}.yaml"  # a shipped example, by name
+        if not shipped.is_file():
+            names = ", ".join(sorted(p.stem for p in (RECIPE_DIR / "pipelines").glob("*.yaml")))
+            raise PipelineError(f"no such pipeline file: {source} (shipped examples: {names})")
+        source = shipped
     try:
         raw = yaml.safe_load(source.read_text())
     except yaml.YAMLError as err:

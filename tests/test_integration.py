@@ -124,3 +124,29 @@ def test_dpo_on_real_pairs_scores_its_checkpoints_against_the_reference(shared_d
     assert 1 <= record["subsets"]["heldout"]["n"] <= 3
     board = json.loads((run / "leaderboard.json").read_text())
     assert {"checkpoint-2", "final", "start (untrained)", "baseline:random"} <= {e["name"] for e in board["entries"]}
+
+
+def test_reward_model_trained_on_real_pairs_beats_random_on_held_out_prompts(shared_data, tmp_path):
+    """all-MiniLM-L6-v2 + a reward head, trained on the train split of dpo_en_demo (300 real
+    pairs): on the 30% of prompts it never saw it must beat baseline:random and rank above it.
+    Settings are the ones measured in the closing note of issue 4 (65.3 vs 60.0 on 95 pairs)."""
+    from rmbench.errors import ModelError
+    from rmbench.models import resolve_checkpoint
+
+    try:
+        resolve_checkpoint("pkg:minilm")
+    except ModelError as err:
+        pytest.skip(str(err))
+    run = tmp_path / "rm"
+    result = runner.invoke(app, [
+        "train", "rm", "--model", "pkg:minilm", "--data", str(shared_data / "llamafactory" / "dpo_en_demo.json"),
+        "--out", str(run), "--set", "heldout_fraction=0.3", "--set", "num_train_epochs=4",
+        "--set", "learning_rate=5e-5", "--set", "max_length=512", "--set", "per_device_train_batch_size=8",
+        "--set", "save_strategy=no", "--set", "baselines=[random, length]", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    entries = json.loads((run / "leaderboard.json").read_text())["entries"]
+    scores = {e["name"]: e["score"] for e in entries}
+    assert scores["final"] > scores["baseline:random"], scores
+    names = [e["name"] for e in entries]
+    assert names.index("final") < names.index("baseline:random")
+    assert "final" in result.output and "baseline:random" in result.output  # the ranked table was printed

@@ -99,3 +99,13 @@ def test_malformed_pipelines_are_one_clear_line(tmp_path, text, message):
 def test_redo_of_an_unknown_stage(tmp_path):
     result = run(write(tmp_path, "stages:\n  - {name: a, generate: {n: 4}}"), tmp_path / "out", "--redo", "b")
     assert result.exit_code == 2 and "no such stage" in result.output
+
+
+def test_shipped_example_parses_and_is_found_by_name(tmp_path):
+    from rmbench.pipeline import load_pipeline
+
+    example = load_pipeline("tiny-sft-rm-dpo")
+    assert [s.name for s in example.stages] == ["pairs", "base", "sft", "rm", "dpo", "kto", "ppo"]
+    assert example.stages[-1].settings["reward_model"] == "rm"
+    result = run("no-such-pipeline", tmp_path / "out")
+    assert result.exit_code == 2 and "tiny-sft-rm-dpo" in result.output

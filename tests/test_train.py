@@ -213,3 +213,11 @@ def test_length_grouping_cuts_reward_batch_padding(tmp_path):
     grouped = padding_share(with_pair_length_grouping(RewardTrainer), "group_by_length")
     shuffled = padding_share(RewardTrainer, "random")
     assert grouped < 0.1 < shuffled
+
+
+def test_set_values_parse_as_a_user_means_them():
+    from rmbench.trainers.recipes import parse_overrides
+
+    assert parse_overrides(["save_strategy=no", "learning_rate=1e-4", "lora=true", "baselines=[random, length]",
+                            "warmup_steps=5"]) == {"save_strategy": "no", "learning_rate": 1e-4, "lora": True,
+                                                   "baselines": ["random", "length"], "warmup_steps": 5}

@@ -44,7 +44,12 @@ class RecipeError(RmbenchError):
 
 
 def parse_value(text: str):
-    """--set values: numbers (1e-4 too, which YAML 1.1 reads as text), else YAML (true, [a, b])."""
+    """--set values: numbers (1e-4 too, which YAML 1.1 reads as text), else YAML (true, [a, b]).
+
+    YAML 1.1 also reads yes/no/on/off as booleans, which turns `save_strategy=no` into False;
+    only true/false are booleans here."""
+    if text.strip().lower() in ("yes", "no", "on", "off", "y", "n"):
+        return text.strip()
     for kind in (int, float):
         try:
             return kind(text)
