@@ -70,7 +70,7 @@ def _load(
     if limit is not None and limit < 1:
         raise DataError(f"limit must be a positive number of examples, got {limit}")
     examples: list[Example] = []
-    for origin, records in _record_sources(str(source), split):
+    for origin, records in record_sources(str(source), split):
         remaining = None if limit is None else limit - len(examples)
         examples += _convert(records, origin, kind, format, subset, remaining)
         if limit is not None and len(examples) >= limit:
@@ -78,7 +78,7 @@ def _load(
     return _unique_ids(examples)
 
 
-def _record_sources(source: str, split: str | None) -> Iterator[tuple[str, list[Any]]]:
+def record_sources(source: str, split: str | None) -> Iterator[tuple[str, list[Any]]]:
     """(name, records) per file; lazy so that `limit` stops reading a folder early."""
     path = Path(source)
     if split is not None and path.exists():

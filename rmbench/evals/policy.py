@@ -22,18 +22,17 @@ import gc
 import hashlib
 import json
 import math
-import re
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rmbench.data.adapters import DATA_SUFFIXES, FORMATS, Adapter, get_adapter, match_format
-from rmbench.data.loading import load_hub_records, read_records
+from rmbench.data.adapters import FORMATS, Adapter, get_adapter, match_format
+from rmbench.data.loading import record_sources
 from rmbench.data.schema import Message, PreferenceExample, SFTExample, UnpairedExample
 from rmbench.errors import DataError, RmbenchError
 from rmbench.evals.generation import Generation, PolicyModel, SamplingSettings, kl_estimates
@@ -46,7 +45,6 @@ SUITE_VERSION = "1"
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 HISTOGRAM_BINS = 10
-_HUB_ID = re.compile(r"^[\w][\w.-]*/[\w.-]+$")  # owner/name; any other missing path is a typo
 
 
 @dataclass(frozen=True)
@@ -123,7 +121,7 @@ def load_prompts(source: str, format: str | None = None, split: str | None = Non
     if format is not None and format != PROMPTS_FORMAT:
         get_adapter(format, source)
     prompts: list[PolicyPrompt] = []
-    for origin, records in _record_sources(source, split):
+    for origin, records in record_sources(source, split):
         if not records:
             raise DataError(f"{origin}: holds no records")
         name = format or match_format(records[0]) or (PROMPTS_FORMAT if _PROMPT_ONLY.detect(records[0]) else None)
@@ -138,24 +136,6 @@ def load_prompts(source: str, format: str | None = None, split: str | None = Non
         if limit is not None and len(prompts) >= limit:
             break
     return _unique_ids(prompts)
-
-
-def _record_sources(source: str, split: str | None) -> Iterator[tuple[str, list[Any]]]:
-    path = Path(source)
-    if split is not None and path.exists():
-        raise DataError(f"{source}: a split applies to hub datasets only; a local file or folder has none")
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(DATA_SUFFIXES))
-        if not files:
-            raise DataError(f"{source}: folder holds no data files ({', '.join(DATA_SUFFIXES)})")
-        for file in files:
-            yield str(file), read_records(file)
-    elif path.is_file():
-        yield source, read_records(path)
-    elif _HUB_ID.match(source) and not source.endswith(DATA_SUFFIXES):
-        yield source, load_hub_records(source, split)
-    else:
-        raise DataError(f"no such file or folder: {source} (give a data file, a folder of them, or a hub dataset id)")
 
 
 def _as_prompt(example, where: str) -> PolicyPrompt:
