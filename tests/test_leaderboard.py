@@ -396,3 +396,9 @@ def test_untrained_heads_are_baselines_and_unjudged_policies_are_skipped(three_m
     labels = {e["label"]: e["baseline"] for e in board["entries"]}
     assert labels["twin-a (untrained head)"] is True and labels["strong"] is False
     assert "sft/final" not in labels
+
+
+def test_csv_cells_cannot_become_spreadsheet_formulas(tmp_path):
+    pairwise_record(tmp_path / "evil", '=HYPERLINK("http://x","y")', [True, False] * 10)
+    table = list(csv.DictReader(io.StringIO(invoke(tmp_path, "--format", "csv", "--resamples", "100").output)))
+    assert table[0]["entry"] == '\'=HYPERLINK("http://x","y")'

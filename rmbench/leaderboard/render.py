@@ -143,13 +143,19 @@ def to_csv(boards: list[Board], detail: bool = False) -> str:
         getters = {k: get for k, _, get in figure_columns(board, detail)}
         for r in board.ranked:
             e = r.entry
-            row = [board.group.suite, board.group.version, "+".join(board.group.data), r.rank, e.label, e.kind,
-                   e.run, e.step, str(e.path)]
+            row = [board.group.suite, board.group.version, "+".join(board.group.data), r.rank, _cell(e.label),
+                   e.kind, _cell(e.run), e.step, _cell(str(e.path))]
             for key in keys:
                 est = getters[key](r) if key in getters else MISSING
                 row += [_fraction(est.value), _fraction(est.low), _fraction(est.high)]
             writer.writerow(["" if v is None else v for v in row])
     return buffer.getvalue()
+
+
+def _cell(text: str | None) -> str | None:
+    """Spreadsheets run a cell that starts with = + - @ as a formula; a model named
+    `=HYPERLINK(...)` must stay text."""
+    return "'" + text if text and text[0] in "=+-@\t\r" else text
 
 
 def _fraction(value: float) -> str:
