@@ -333,6 +333,10 @@ def render_record(record: dict) -> None:
 def _quiet_libraries(show_progress: bool) -> None:
     """Library chatter (load reports, hub warnings) buries the one line a user needs."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
+
+    if not torch.cuda.is_available():  # DeepSpeed would warn on every run that it fell back to the CPU
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
     import transformers
 
     transformers.logging.set_verbosity_error()
