@@ -128,8 +128,9 @@ def test_dpo_on_real_pairs_scores_its_checkpoints_against_the_reference(shared_d
 
 def test_reward_model_trained_on_real_pairs_beats_random_on_held_out_prompts(shared_data, tmp_path):
     """all-MiniLM-L6-v2 + a reward head, trained on the train split of dpo_en_demo (300 real
-    pairs): on the 30% of prompts it never saw it must beat baseline:random and rank above it.
-    Settings are the ones measured in the closing note of issue 4 (65.3 vs 60.0 on 95 pairs)."""
+    pairs): on the half of the prompts it never saw it must beat baseline:random and rank above
+    it. Measured when written: 58.2 [50.3, 66.0] vs random 53.6, untrained start 44.4, length
+    37.9 on 153 held-out pairs; intervals overlap: this data is hard for a 22M encoder."""
     from rmbench.errors import ModelError
     from rmbench.models import resolve_checkpoint
 
@@ -140,7 +141,7 @@ def test_reward_model_trained_on_real_pairs_beats_random_on_held_out_prompts(sha
     run = tmp_path / "rm"
     result = runner.invoke(app, [
         "train", "rm", "--model", "pkg:minilm", "--data", str(shared_data / "llamafactory" / "dpo_en_demo.json"),
-        "--out", str(run), "--set", "heldout_fraction=0.3", "--set", "num_train_epochs=4",
+        "--out", str(run), "--set", "heldout_fraction=0.5", "--set", "num_train_epochs=4",
         "--set", "learning_rate=5e-5", "--set", "max_length=512", "--set", "per_device_train_batch_size=8",
         "--set", "save_strategy=no", "--set", "baselines=[random, length]", "--no-progress"])
     assert result.exit_code == 0, result.output
