@@ -112,3 +112,16 @@ def test_suites_lists_the_builtin_manifests():
     assert result.exit_code == 0
     for name in ("rewardbench", "rewardbench2", "rm-bench", "llmbar"):
         assert name in result.output
+
+
+def test_results_files_follow_the_umask_like_any_other_file(pairs_file, tmp_path):
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        out = tmp_path / "run"
+        assert run("--reward", "baseline:length", "--data", str(pairs_file), "--out", str(out)).exit_code == 0
+    finally:
+        os.umask(previous)
+    assert (out / "results.json").stat().st_mode & 0o777 == 0o644
+    assert (out / "scores.jsonl").stat().st_mode & 0o777 == 0o644

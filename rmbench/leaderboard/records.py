@@ -125,11 +125,25 @@ def load_entry(path: Path) -> Entry:
     rows = read_rows(path, record)
     model = record["model"]
     untrained = bool(model.get("random_head"))  # a reward head nobody trained: a baseline, not a model
-    entry = Entry(path=path, record=record, rows=rows,
-                  label=f"{model['name']} (untrained head)" if untrained else str(model["name"]),
+    entry = Entry(path=path, record=record, rows=rows, label=f"{model['name']}{_how_scored(model)}",
                   kind="baseline" if model.get("kind") == "baseline" or untrained else "model")
     _label_from_run(entry)
     return entry
+
+
+def _how_scored(model: dict) -> str:
+    """One checkpoint scored several ways (classifier head, implicit reward, judge) is several
+    entries: the label says which, so a board never shows the same name twice for no reason."""
+    if model.get("random_head"):
+        return " (untrained head)"
+    if model.get("kind") == "judge":
+        return f" (judge, {model.get('mode', 'pairwise')})"
+    if model.get("kind") == "implicit":
+        parts = ["implicit", "ref-free" if model.get("reference") in (None, "none") else "vs ref"]
+        if model.get("length_normalize"):
+            parts.append("per token")
+        return f" ({', '.join(parts)})"
+    return ""
 
 
 def read_record(path: Path) -> dict:
