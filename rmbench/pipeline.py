@@ -103,6 +103,10 @@ def _parse_stage(entry, number: int, source: Path, defaults: dict, earlier: set[
     if len(kinds) != 1:
         raise PipelineError(f"{where} needs exactly one of {', '.join(KINDS)}")
     kind = kinds[0]
+    if kind == "train" and not isinstance(entry[kind], str):
+        raise PipelineError(f"{where}: `train` takes a method name, e.g. `train: dpo`")
+    if kind != "train" and not isinstance(entry[kind] or {}, dict):
+        raise PipelineError(f"{where}: `{kind}` takes a mapping of settings, e.g. `{kind}: {{...}}`")
     data = entry.get("data") or []
     data = [data] if isinstance(data, str) else list(data)
     stage = Stage(name=name, kind=kind, spec=entry[kind], model=entry.get("model"), data=[str(d) for d in data],
@@ -128,7 +132,7 @@ def _references(stage: Stage) -> list[str]:
 
 def _looks_like_stage(value: str) -> bool:
     """A bare word that is no file, hub id, packaged alias or baseline: most likely a stage typo."""
-    return value.isidentifier() and not Path(value).exists()
+    return value.isidentifier() and value not in ("none", "null", "auto") and not Path(value).exists()
 
 
 def stage_output(out: Path, stage: Stage) -> Path:

@@ -89,6 +89,8 @@ def test_graph_runs_skips_complete_stages_and_redoes_on_request(tmp_path, tiny_l
     ("stages:\n  - {name: a, generate: {n: 4}, modle: x}", "unknown key(s) modle"),
     ("nmae: x\nstages:\n  - {name: a, generate: {n: 4}}", "unknown top-level key(s) nmae"),
     ("stages: [", "invalid YAML"),
+    ("stages:\n  - {name: a, eval: x}", "takes a mapping"),
+    ("stages:\n  - {name: a, train: [rm], model: m, data: d}", "takes a method name"),
 ])
 def test_malformed_pipelines_are_one_clear_line(tmp_path, text, message):
     result = run(write(tmp_path, text), tmp_path / "out")
