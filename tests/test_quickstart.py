@@ -28,7 +28,7 @@ def test_quickstart_trains_a_reward_model_that_beats_random(tmp_path):
     board = json.loads(CliRunner().invoke(app, ["leaderboard", str(out), "--format", "json"]).output)["boards"][0]
     entries = {e["label"]: e for e in board["entries"]}
     trained, random = entries["reward-model/final"], entries["baseline:random"]
-    assert trained["score"]["low"] > random["score"]["high"], (trained["score"], random["score"])
+    assert trained["score"]["ci95"][0] > random["score"]["ci95"][1], (trained["score"], random["score"])
     assert trained["rank"] < random["rank"]
     refused = CliRunner().invoke(app, ["quickstart", "--out", str(out)])
     assert refused.exit_code == 2 and "--overwrite" in refused.output
