@@ -97,31 +97,27 @@ def find_records(paths: list[str | Path]) -> list[Path]:
 def load_entries(paths: list[str | Path]) -> list[Entry]:
     entries, skipped = [], []
     for path in find_records(paths):
-        if _unrankable_policy(path):
+        record = read_record(path)
+        if _unrankable_policy(record):
             skipped.append(path)
             console.print(f"[yellow]note:[/] skipped {path}: a policy evaluated without a judge and a baseline "
                           "policy has no win-rate to rank", highlight=False)
             continue
-        entries.append(load_entry(path))
+        entries.append(load_entry(path, record))
     if skipped and not entries:
         raise DataError(f"nothing to rank: {len(skipped)} policy record(s) evaluated without a win-rate; rerun "
                         "them with --judge-rm SCORER and --baseline-policy CKPT")
     return entries
 
 
-def _unrankable_policy(path: Path) -> bool:
+def _unrankable_policy(record: dict) -> bool:
     """Policy checkpoints scored only by KL/ROUGE/length (no judge) sit beside ranked records
     in run folders; they are reported, not ranked, and must not sink the whole board."""
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False  # read_record gives the precise error
-    return isinstance(record, dict) and isinstance(record.get("suite"), dict) \
-        and record["suite"].get("name") == "policy" and record.get("score") is None
+    return record["suite"]["name"] == "policy" and record["score"] is None
 
 
-def load_entry(path: Path) -> Entry:
-    record = read_record(path)
+def load_entry(path: Path, record: dict | None = None) -> Entry:
+    record = read_record(path) if record is None else record
     rows = read_rows(path, record)
     model = record["model"]
     untrained = bool(model.get("random_head"))  # a reward head nobody trained: a baseline, not a model
