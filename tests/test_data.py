@@ -19,6 +19,7 @@ from rmbench.data import (
     FORMATS,
     PreferenceExample,
     SFTExample,
+    SkipLog,
     UnpairedExample,
     detect_format,
     load_preferences,
@@ -250,14 +251,18 @@ def test_hh_rlhf_uses_each_transcripts_own_last_assistant_turn(tmp_path):
     )
 
 
-def test_hh_rlhf_prompts_that_differ_name_the_record(tmp_path):
+def test_hh_rlhf_prompts_that_differ_are_skipped_and_strict_names_the_record(tmp_path):
     records = [
         HH_RLHF[1],
         {"chosen": "\n\nHuman: One\n\nAssistant: a", "rejected": "\n\nHuman: Two\n\nAssistant: b"},
     ]
     path = write_jsonl(tmp_path / "hh.jsonl", records)
+    skips = SkipLog()
+    assert [example.id for example in load_preferences(str(path), skips=skips)] == ["hh-0"]
+    assert skips.to_record()["by_reason"] == {"diverging-prefix": 1}
+    assert skips.ids == ["hh-1"]
     with pytest.raises(DataError, match=r"hh\.jsonl record 1: chosen and rejected transcripts differ"):
-        load_preferences(str(path))
+        load_preferences(str(path), strict=True)
 
 
 def test_trl_strings_take_subset_and_ids_from_the_file(tmp_path):
@@ -398,8 +403,8 @@ def test_json_object_holding_one_list(tmp_path):
 
 def test_duplicate_ids_get_numbered_suffixes(tmp_path):
     records = [
-        {"id": key, "prompt": "p", "chosen": "c", "rejected": "r", "subset": subset}
-        for key, subset in [("a", "s"), ("a", "s"), ("b", "s"), ("a", "s"), ("a", "t")]
+        {"id": key, "prompt": "p", "chosen": f"c{n}", "rejected": "r", "subset": subset}
+        for n, (key, subset) in enumerate([("a", "s"), ("a", "s"), ("b", "s"), ("a", "s"), ("a", "t")])
     ]
     examples = load_preferences(str(write_json(tmp_path / "dups.json", records)))
     assert [(example.subset, example.id) for example in examples] == [
@@ -409,6 +414,16 @@ def test_duplicate_ids_get_numbered_suffixes(tmp_path):
         ("s", "a#3"),
         ("t", "a"),
     ]
+
+
+def test_exact_duplicates_are_counted_once_and_reported(tmp_path):
+    record = {"id": "a", "prompt": "p", "chosen": "c", "rejected": "r", "subset": "s"}
+    path = write_json(tmp_path / "dups.json", [record, dict(record), {**record, "id": "b"}])
+    skips = SkipLog()
+    assert [example.id for example in load_preferences(str(path), skips=skips)] == ["a", "b"]
+    assert skips.to_record()["by_reason"] == {"duplicate": 1}
+    with pytest.raises(DataError, match=r"id 'a' in subset 's' was already loaded with the same content"):
+        load_preferences(str(path), strict=True)
 
 
 def test_limit_takes_the_first_examples_across_a_folder(tmp_path):
@@ -638,12 +653,18 @@ def test_missing_chosen_names_the_key_and_format(tmp_path):
         load_preferences(str(path), format="trl")
 
 
-def test_later_record_that_does_not_fit_names_its_index(tmp_path):
+def test_later_record_that_does_not_fit_is_skipped_and_strict_names_its_index(tmp_path):
     records = [*LLMBAR, {"input": "x", "output_1": "a", "label": 1}]
+    path = write_json(tmp_path / "bar.json", records)
+    skips = SkipLog()
+    assert len(load_preferences(str(path), skips=skips)) == 2
+    assert skips.to_record() | {"first": None} == {
+        "count": 1, "by_reason": {"missing-field": 1}, "ids": ["bar-2"], "ids_omitted": 0, "first": None
+    }
     with pytest.raises(
-        DataError, match=r"bar\.json record 2: missing key 'output_2' expected by format 'llmbar'"
+        DataError, match=r"bar\.json record 2: missing key 'output_2' expected by format 'llmbar'.*--strict"
     ):
-        load_preferences(str(write_json(tmp_path / "bar.json", records)))
+        load_preferences(str(path), strict=True)
 
 
 def test_wrong_kind_of_data_for_the_loader(tmp_path):

@@ -18,6 +18,7 @@ from pathlib import PurePath
 from typing import Any
 
 from rmbench.data.schema import Message, PreferenceExample, SFTExample, UnpairedExample
+from rmbench.data.skips import SkipRecord
 from rmbench.errors import DataError
 
 Example = PreferenceExample | UnpairedExample | SFTExample
@@ -59,7 +60,8 @@ class _Record:
     def __init__(self, record: Any, adapter: Adapter, index: int, subset: str | None, source: str | None):
         self.where = f"{source} record {index}" if source else f"record {index}"
         if not isinstance(record, dict):
-            raise DataError(f"{self.where}: is {type(record).__name__}, expected an object with named fields")
+            raise SkipRecord("not-an-object", f"is {type(record).__name__}, expected an object with named fields",
+                             where=self.where)
         self.data = record
         self.format = adapter.name
         column = record.get("subset")
@@ -72,15 +74,19 @@ class _Record:
         self.source_subset = None if use_column else column
         self.id = str(record["id"]) if record.get("id") is not None else f"{subset}-{index}"
 
-    def fail(self, problem: str) -> DataError:
-        return DataError(f"{self.where}: {problem}")
+    def skip(self, reason: str, problem: str) -> SkipRecord:
+        """A SkipRecord for this record (raise it): see rmbench.data.skips for the policy."""
+        return SkipRecord(reason, problem, where=self.where, id=self.id)
+
+    def fail(self, problem: str, reason: str = "bad-value") -> SkipRecord:
+        return self.skip(reason, problem)
 
     def require(self, key: str) -> Any:
         """The value under `key`; a missing key names itself and the format that wanted it."""
         if self.data.get(key) is None:
             raise self.fail(
                 f"missing key {key!r} expected by format {self.format!r} "
-                f"(record has keys: {_keys(self.data)})"
+                f"(record has keys: {_keys(self.data)})", "missing-field"
             )
         return self.data[key]
 
@@ -122,7 +128,7 @@ class _Record:
         """Split a conversation into what came before and its final assistant message."""
         conversation = self.messages(self.require(key), key)
         if not conversation or conversation[-1]["role"] != "assistant":
-            raise self.fail(f"{key} must end with an assistant message (the completion)")
+            raise self.fail(f"{key} must end with an assistant message (the completion)", "no-reply")
         return conversation[:-1], conversation[-1]["content"]
 
     def completion(self, key: str) -> str:
@@ -157,9 +163,13 @@ class Adapter:
         self, record: Any, index: int, subset: str | None = None, source: str | None = None
     ) -> Example:
         """Map one record; `source` (file path or hub id) names it in errors and gives the
-        default subset."""
+        default subset. A record that cannot be interpreted raises SkipRecord (a DataError),
+        which the loader counts instead of failing the whole source."""
         rec = _Record(record, self, index, subset, source)
-        return self.build(rec).validate(rec.where)
+        try:
+            return self.build(rec).validate(rec.where)
+        except SkipRecord as skip:
+            raise skip.located(rec.where, rec.id) from None
 
     def build(self, rec: _Record) -> Example:
         raise NotImplementedError
@@ -198,16 +208,17 @@ class TRLAdapter(Adapter):
         if not isinstance(rec.data["chosen"], list):
             raise rec.fail(
                 "no 'prompt', and chosen/rejected are plain text, so the prompt cannot be inferred; "
-                "add a prompt column (or use --format hh-rlhf for Human:/Assistant: transcripts)"
+                "add a prompt column (or use --format hh-rlhf for Human:/Assistant: transcripts)", "missing-field"
             )
         chosen_turns, _ = rec.final_reply("chosen")
         rejected_turns, _ = rec.final_reply("rejected")
         if chosen_turns != rejected_turns:
             raise rec.fail(
-                "no 'prompt', and chosen and rejected differ before their last message; add a prompt"
+                "no 'prompt', and chosen and rejected differ before their last message; add a prompt",
+                "diverging-prefix",
             )
         if not chosen_turns:
-            raise rec.fail("no 'prompt', and chosen/rejected hold only the reply; add a prompt")
+            raise rec.fail("no 'prompt', and chosen/rejected hold only the reply; add a prompt", "empty-prompt")
         return chosen_turns
 
 
@@ -299,7 +310,9 @@ class HHRLHFAdapter(Adapter):
         chosen_prefix, chosen = self._split(rec, "chosen")
         rejected_prefix, rejected = self._split(rec, "rejected")
         if chosen_prefix != rejected_prefix:
-            raise rec.fail("chosen and rejected transcripts differ before their last assistant turn")
+            raise rec.skip(
+                "diverging-prefix", "chosen and rejected transcripts differ before their last assistant turn"
+            )
         prompt, meta = self._turns(rec, chosen_prefix), rec.meta("chosen", "rejected")
         return PreferenceExample(rec.id, rec.subset, prompt, [chosen], [rejected], meta)
 
@@ -309,7 +322,7 @@ class HHRLHFAdapter(Adapter):
             raise rec.fail(f"{key} is {type(text).__name__}, expected a transcript")
         cut = text.rfind(_HH_ASSISTANT)
         if cut < 0:
-            raise rec.fail(f"{key} transcript has no '\\n\\nAssistant:' turn")
+            raise rec.fail(f"{key} transcript has no '\\n\\nAssistant:' turn", "no-reply")
         return text[:cut], text[cut + len(_HH_ASSISTANT):].lstrip()
 
     def _turns(self, rec: _Record, transcript: str) -> list[Message]:

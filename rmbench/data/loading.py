@@ -2,8 +2,10 @@
 
 Users bring upstream files as they are, so every failure here is a DataError with one
 line that names the file (and line or record) and says what to do; the CLI prints it.
-The format is detected from a source's first record and then held to for every record, so
-a stray record fails loudly with its index instead of being mapped by a different rule.
+The format is detected from a source's first recognisable record and then held to for
+every record, so a stray record is never mapped by a different rule. A record that does not
+fit is skipped and counted (rmbench.data.skips), never silently dropped; `strict=True`
+makes it an error instead.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from rmbench.data.adapters import (
     match_format,
 )
 from rmbench.data.schema import PreferenceExample, SFTExample, UnpairedExample
+from rmbench.data.skips import SkipLog, SkipRecord
 from rmbench.errors import DataError
 
 # "owner/name" as the hub spells dataset ids; anything else that does not exist is a typo'd path.
@@ -40,42 +43,51 @@ _LOADERS = {"preference": "load_preferences", "unpaired": "load_unpaired", "sft"
 
 def load_preferences(
     source: str, format: str | None = None, subset: str | None = None, split: str | None = None,
-    limit: int | None = None,
+    limit: int | None = None, *, strict: bool = False, skips: SkipLog | None = None,
 ) -> list[PreferenceExample]:
     """Preference pairs (one or more chosen and rejected completions per prompt) for evaluation."""
-    return _load(source, "preference", format, subset, split, limit)
+    return _load(source, "preference", format, subset, split, limit, strict, skips)
 
 
 def load_unpaired(
     source: str, format: str | None = None, subset: str | None = None, split: str | None = None,
-    limit: int | None = None,
+    limit: int | None = None, *, strict: bool = False, skips: SkipLog | None = None,
 ) -> list[UnpairedExample]:
     """Unpaired completions with a true/false label (KTO-style training data)."""
-    return _load(source, "unpaired", format, subset, split, limit)
+    return _load(source, "unpaired", format, subset, split, limit, strict, skips)
 
 
 def load_sft(
     source: str, format: str | None = None, subset: str | None = None, split: str | None = None,
-    limit: int | None = None,
+    limit: int | None = None, *, strict: bool = False, skips: SkipLog | None = None,
 ) -> list[SFTExample]:
     """Prompts with one reference completion (instruction-tuning data)."""
-    return _load(source, "sft", format, subset, split, limit)
+    return _load(source, "sft", format, subset, split, limit, strict, skips)
 
 
 def _load(
-    source: str, kind: str, format: str | None, subset: str | None, split: str | None, limit: int | None
+    source: str, kind: str, format: str | None, subset: str | None, split: str | None, limit: int | None,
+    strict: bool = False, skips: SkipLog | None = None,
 ) -> list[Any]:
+    """Every loader's body. Skipped records go to `skips` when the caller keeps a log (and
+    reports it); otherwise they are logged as a warning here, so a skip is never silent."""
     if format is not None:
         get_adapter(format, source)  # an unknown format fails before any file is read
     if limit is not None and limit < 1:
         raise DataError(f"limit must be a positive number of examples, got {limit}")
+    log = SkipLog(strict=strict)
     examples: list[Example] = []
     for origin, records in record_sources(str(source), split):
         remaining = None if limit is None else limit - len(examples)
-        examples += _convert(records, origin, kind, format, subset, remaining)
+        examples += _convert(records, origin, kind, format, subset, remaining, log)
         if limit is not None and len(examples) >= limit:
             break
-    return _unique_ids(examples)
+    examples = unique_ids(examples, log)
+    if skips is not None:
+        skips.merge(log)
+    else:
+        log.warn(str(source))
+    return examples
 
 
 def record_sources(source: str, split: str | None) -> Iterator[tuple[str, list[Any]]]:
@@ -102,36 +114,74 @@ def record_sources(source: str, split: str | None) -> Iterator[tuple[str, list[A
 
 
 def _convert(
-    records: list[Any], origin: str, kind: str, format: str | None, subset: str | None, limit: int | None
+    records: list[Any], origin: str, kind: str, format: str | None, subset: str | None, limit: int | None,
+    log: SkipLog,
 ) -> list[Example]:
     if not records:
         raise DataError(f"{origin}: holds no records")
-    name = format or detect_format(records[0], f"{origin} record 0")
+    name = format or _detect(records, origin)
     adapter = get_adapter(name)
     if adapter.kind != kind:
         raise DataError(
             f"{origin}: looks like {KIND_NAMES[adapter.kind]} (format {name!r}), but {_NEEDS[kind]}; "
             f"load it with {_LOADERS[adapter.kind]} instead"
         )
-    return [adapter.convert(record, index, subset, origin) for index, record in enumerate(records[:limit])]
+    examples: list[Example] = []
+    first: SkipRecord | None = None
+    for index, record in enumerate(records):
+        if limit is not None and len(examples) >= limit:
+            break
+        try:
+            examples.append(adapter.convert(record, index, subset, origin))
+        except SkipRecord as skip:
+            first = first or skip
+            log.add(skip)
+    if not examples and first is not None:
+        raise DataError(f"{first}; every record of {origin} was skipped for a reason like this one "
+                        f"(is it the right file and --format?)")
+    return examples
 
 
-def _unique_ids(examples: list[Example]) -> list[Example]:
-    """Give repeated ids within a subset a "#2", "#3"... suffix: results are keyed by
-    (subset, id), and dropping duplicates would silently change what was evaluated."""
-    taken: set[tuple[str, str]] = set()
+def _detect(records: list[Any], origin: str) -> str:
+    """The format of the first record that has a known shape: one malformed leading record
+    must not decide (and sink) the whole file."""
+    for record in records:
+        name = match_format(record)
+        if name is not None:
+            return name
+    return detect_format(records[0], f"{origin} record 0")  # raises, naming the first record
+
+
+def unique_ids(examples: list[Example], log: SkipLog) -> list[Example]:
+    """One example per (subset, id), so nothing is counted twice.
+
+    A repeat with the same content is a duplicate: skipped and counted as "duplicate". A
+    repeat with different content is a different example that happens to share an id: it
+    gets a "#2", "#3"... suffix, since results are keyed by (subset, id) and dropping it
+    would silently change what was evaluated.
+    """
+    taken: dict[tuple[str, str], Example] = {}
     next_number: dict[tuple[str, str], int] = {}
     unique = []
     for example in examples:
         key = (example.subset, example.id)
+        if key in taken and _same_content(taken[key], example):
+            log.add(SkipRecord("duplicate", f"id {example.id!r} in subset {example.subset!r} was already loaded "
+                                            "with the same content; counted once", id=example.id))
+            continue
         new_id, number = example.id, next_number.get(key, 1)
         while (example.subset, new_id) in taken:
             number += 1
             new_id = f"{example.id}#{number}"
         next_number[key] = number
-        taken.add((example.subset, new_id))
-        unique.append(example if new_id == example.id else replace(example, id=new_id))
+        kept = example if new_id == example.id else replace(example, id=new_id)
+        taken[(example.subset, new_id)] = kept
+        unique.append(kept)
     return unique
+
+
+def _same_content(a: Example, b: Example) -> bool:
+    return replace(a, meta={}, id="") == replace(b, meta={}, id="")
 
 
 def load_hub_records(source: str, split: str | None = None) -> list[dict[str, Any]]:
@@ -155,13 +205,21 @@ def load_hub_records(source: str, split: str | None = None) -> list[dict[str, An
 
 
 def read_records(path: Path) -> list[Any]:
-    """The raw records of one local data file, whatever its supported kind."""
+    """The raw records of one local data file, whatever its supported kind; any problem
+    reading it (permissions, a folder, bad bytes, absurd nesting) is one DataError line."""
     suffix = _data_suffix(path)
     if suffix is None:
         raise DataError(f"{path}: unsupported file type; supported: {', '.join(DATA_SUFFIXES)}")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: file is empty")
-    return _READERS[suffix](path)
+    try:
+        if path.is_dir():
+            raise DataError(f"{path}: is a folder, expected a data file")
+        if path.stat().st_size == 0:
+            raise DataError(f"{path}: file is empty")
+        return _READERS[suffix](path)
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({error.strerror or error})") from error
+    except RecursionError as error:
+        raise DataError(f"{path}: data is nested too deeply to read") from error
 
 
 def _data_suffix(path: Path) -> str | None:
@@ -181,12 +239,22 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def _read_json(path: Path) -> list[Any]:
+def _parse_json(text: str, path: Path, line: int | None = None) -> Any:
     try:
-        data = json.loads(_read_text(path))
+        return json.loads(text)
     except json.JSONDecodeError as error:
-        where = f"line {error.lineno}, column {error.colno}"
+        where = f"line {line if line is not None else error.lineno}, column {error.colno}"
         raise DataError(f"{path}: invalid JSON at {where}: {error.msg}") from error
+    except ValueError as error:  # e.g. an integer past Python's digit limit
+        at = f" at line {line}" if line is not None else ""
+        raise DataError(f"{path}: unreadable JSON value{at} ({error})") from error
+    except RecursionError as error:
+        at = f" at line {line}" if line is not None else ""
+        raise DataError(f"{path}: JSON nested too deeply to read{at}") from error
+
+
+def _read_json(path: Path) -> list[Any]:
+    data = _parse_json(_read_text(path), path)
     if isinstance(data, list):
         return data
     if isinstance(data, dict):
@@ -197,7 +265,7 @@ def _read_json(path: Path) -> list[Any]:
             return lists[0]
     raise DataError(
         f"{path}: expected a JSON list of records (or an object holding one such list), "
-        f"found {type(data).__name__}" + (f" with keys {', '.join(data)}" if isinstance(data, dict) else "")
+        f"found {type(data).__name__}" + (f" with keys {', '.join(map(str, data))}" if isinstance(data, dict) else "")
     )
 
 
@@ -205,13 +273,8 @@ def _read_jsonl(path: Path) -> list[Any]:
     records = []
     # split on "\n" only: JSON strings may hold raw U+2028, which splitlines() would cut.
     for number, line in enumerate(_read_text(path).split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            where = f"line {number}, column {error.colno}"
-            raise DataError(f"{path}: invalid JSON at {where}: {error.msg}") from error
+        if line.strip():
+            records.append(_parse_json(line, path, number))
     return records
 
 
