@@ -11,6 +11,7 @@ from pathlib import Path
 from rmbench.data import load_preferences
 from rmbench.data.schema import PreferenceExample
 from rmbench.errors import RmbenchError
+from rmbench.evals.analysis import analyze, attach_lengths
 from rmbench.evals.harness import evaluate
 from rmbench.evals.suites import Source, Suite, load_suite, resolve_source, select_sources
 from rmbench.results import build_record, write_results
@@ -98,6 +99,7 @@ def run_eval(request: EvalRequest) -> tuple[dict, list[dict]]:
     else:
         scored = score_examples(examples, scorer, cache_dir=cache_dir, show_progress=request.show_progress)
     summary, rows = evaluate(examples, scored, suite, seed=request.seed)
+    attach_lengths(rows, examples, getattr(scorer, "tokenizer", None))
     wall = time.perf_counter() - started
     comparisons = sum(len(e.chosen) * len(e.rejected) for e in examples)
     seconds = scored.stats["scoring_seconds"]
@@ -109,6 +111,7 @@ def run_eval(request: EvalRequest) -> tuple[dict, list[dict]]:
         config={"seed": request.seed, "limit": request.limit, "subsets": request.subsets,
                 "format": request.format, "split": request.split, "data_root": request.data_root},
         summary=summary, timing=timing)
+    record["analysis"] = analyze(rows)  # length bias, calibration, judge order: from the rows alone
     if request.out:
         write_results(request.out, record, rows)
     return record, rows
