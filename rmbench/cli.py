@@ -233,13 +233,15 @@ def leaderboard_command(
         help="Rank each data version of a suite on its own board instead of refusing to mix them")] = False,
 ):
     """Rank models, checkpoints and baselines per suite, with bootstrap intervals."""
-    from rmbench.leaderboard import build_boards
+    from rmbench.leaderboard import build_boards, refuse_overwriting_inputs
     from rmbench.leaderboard import render as lb_render
 
     suffixes = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".html": "html", ".htm": "html"}
     chosen = format or (suffixes.get(out.suffix.lower(), "rich") if out else "rich")
     if chosen not in lb_render.FORMATS:
         raise RmbenchError(f"--format {chosen!r} is not one of {', '.join(lb_render.FORMATS)}")
+    if out is not None:
+        refuse_overwriting_inputs(out, paths)
     boards = build_boards(paths, suite=suite, split_versions=split_versions, resamples=resamples, seed=seed)
     if chosen == "rich":
         if out is None:

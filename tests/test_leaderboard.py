@@ -343,7 +343,7 @@ def test_suite_filter(tmp_path):
     (lambda d: (d / "scores.jsonl").write_text(
         (d / "scores.jsonl").read_text().replace('"correct": 1.0', '"correct": 2', 1)), "number from 0 to 1"),
     (lambda d: (d / "scores.jsonl").write_text(
-        (d / "scores.jsonl").read_text().replace('"correct": 1.0', '"correct": 0.0', 3)), "the files disagree"),
+        (d / "scores.jsonl").read_text().replace('"correct": 1.0', '"correct": 0.0', 3)), "scores.jsonl, line 1"),
     (lambda d: (d / "results.json").write_text(
         (d / "results.json").read_text().replace('"sha256": "d1"', '"sha256": null')), "no content hash"),
 ])
@@ -402,3 +402,113 @@ def test_csv_cells_cannot_become_spreadsheet_formulas(tmp_path):
     pairwise_record(tmp_path / "evil", '=HYPERLINK("http://x","y")', [True, False] * 10)
     table = list(csv.DictReader(io.StringIO(invoke(tmp_path, "--format", "csv", "--resamples", "100").output)))
     assert table[0]["entry"] == '\'=HYPERLINK("http://x","y")'
+
+
+# --------------------------------------------------------------------------------------
+# Trust: every line's `correct` follows from its own scores; inputs are never overwritten
+# --------------------------------------------------------------------------------------
+
+
+def _forge(folder: Path, flip: int) -> None:
+    """What a consistent hand edit looks like: `flip` wrong answers marked correct in
+    scores.jsonl, and results.json's accuracy and score raised to match."""
+    lines = (folder / "scores.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    wrong = [row for row in rows if row["correct"] == 0.0][:flip]
+    for row in wrong:
+        row["correct"] = 1.0
+    (folder / "scores.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    record = json.loads((folder / "results.json").read_text())
+    accuracy = sum(row["correct"] for row in rows) / len(rows)
+    record["subsets"]["s"]["accuracy"] = record["score"] = accuracy
+    (folder / "results.json").write_text(json.dumps(record))
+
+
+def test_a_forged_gain_is_refused_at_its_line(three_models):
+    forged = three_models / "twin-b"
+    _forge(forged, flip=80)  # 60% -> 100%: a 40-point gain, both files edited consistently
+    first_wrong = 1  # twin-b gets examples 0..79 wrong, written in order: line 1 is the first forged one
+    result = invoke(three_models, "--resamples", "100")
+    assert_user_error(result, f"{forged / 'scores.jsonl'}, line {first_wrong}: correct is 1.0",
+                      "the scores on this line give 0")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("metric_case", ["best_of_n", "rm_bench", "rb2_ties"])
+def test_every_metric_rechecks_correct_from_the_scores(tmp_path, metric_case):
+    styles = {"styles": ["concise", "detailed_plain", "detailed_markdown"]}
+    if metric_case == "best_of_n":
+        suite, examples = Suite(name="custom"), [PreferenceExample(f"b{i}", "s", PROMPT, ["a"], ["x", "y"])
+                                                 for i in range(6)]
+        chosen, rejected = [[0.0]] * 6, [[1.0, -1.0]] * 6
+    elif metric_case == "rm_bench":
+        suite = load_suite("rm-bench")
+        examples = [PreferenceExample(f"c{i}", "chat", PROMPT, ["a", "b", "c"], ["x", "y", "z"], styles)
+                    for i in range(6)]
+        chosen, rejected = [[0.0, 0.0, 0.0]] * 6, [[1.0, 1.0, 1.0]] * 6
+    else:
+        suite = load_suite("rewardbench2")
+        examples = [PreferenceExample(f"{k}:{p}", "Ties", PROMPT, ["a"] if k == "ref" else ["a", "b"], ["x"])
+                    for p in range(4) for k in ("ref", "tied")]
+        chosen = [[0.0] if e.id.startswith("ref") else [0.0, 0.1] for e in examples]
+        rejected = [[1.0]] * len(examples)
+    write_record(tmp_path / "m", "m", examples, chosen, rejected, suite)
+    assert build_boards([tmp_path], resamples=100)  # as written: accepted
+    scores = tmp_path / "m" / "scores.jsonl"
+    scores.write_text(scores.read_text().replace('"correct": 0.0', '"correct": 1.0', 1))
+    assert_user_error(invoke(tmp_path), f"{scores}, line 1: correct is 1.0", f"({metric_case})")
+
+
+def test_judged_rows_are_rechecked_from_their_verdicts(tmp_path):
+    examples = pairs(4)
+    verdicts = [[[["A", "B"]]], [[["B", "A"]]], [[["A", "A"]]], [[["B", "A"]]]]
+    outcomes = [[[1.0]], [[0.0]], [[0.5]], [[0.0]]]
+    scored = EngineResult([[]] * 4, [[]] * 4, [0] * 4, {}, outcomes=outcomes, verdicts=verdicts)
+    summary, rows = evaluate(examples, scored, Suite(name="custom"), seed=0)
+    record = build_record(suite={"name": "custom", "version": "1", "manifest": None, "score_rule": "mean"},
+                          data=[{"source": "x.jsonl", "sha256": "d1"}], model={"name": "judge", "kind": "judge"},
+                          config={}, summary=summary, timing={})
+    write_results(tmp_path / "j", record, rows)
+    assert build_boards([tmp_path], resamples=100)[0].ranked[0].score.value == pytest.approx(0.375)
+    scores = tmp_path / "j" / "scores.jsonl"
+    lines = scores.read_text().splitlines()
+    forged = json.loads(lines[1]) | {"outcomes": [[1.0]], "correct": 1.0}  # outcome no verdict supports
+    scores.write_text("\n".join([lines[0], json.dumps(forged), *lines[2:]]) + "\n")
+    assert_user_error(invoke(tmp_path), f"{scores}, line 2", "do not follow from verdicts")
+
+
+def test_a_repeated_id_is_refused_not_counted_twice(tmp_path):
+    folder = tmp_path / "m"
+    pairwise_record(folder, "m", [True] * 5 + [False] * 5)
+    scores = folder / "scores.jsonl"
+    lines = scores.read_text().splitlines()
+    scores.write_text("\n".join(lines[:-1] + [lines[0]]) + "\n")  # same count, one example twice
+    assert_user_error(invoke(folder), f"{scores}, line 10", "'ex-0000'", "repeats line 1")
+
+
+def test_a_policy_row_is_rechecked_from_its_rewards(tmp_path):
+    folder = tmp_path / "p"
+    pairwise_record(folder, "policy", [True] * 4)
+    record = json.loads((folder / "results.json").read_text())
+    record["suite"] = {"name": "policy", "version": "1", "manifest": None, "score_rule": "win_rate"}
+    record["subsets"]["s"]["metric"] = "win_rate"
+    (folder / "results.json").write_text(json.dumps(record))
+    rows = [{"id": f"p{i}", "subset": "s", "completion": "x", "baseline_completion": "y",
+             "reward": 2.0, "baseline_reward": 1.0, "correct": 1.0} for i in range(4)]
+    rows[2]["reward"] = 0.5  # the policy lost this prompt, yet the row says it won
+    (folder / "scores.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert_user_error(invoke(folder), f"{folder / 'scores.jsonl'}, line 3: correct is 1.0", "(win_rate)")
+
+
+@pytest.mark.parametrize("target", ["results.json", "scores.jsonl"])
+def test_out_never_overwrites_an_input(three_models, target):
+    victim = three_models / "strong" / target
+    before = victim.read_bytes()
+    assert_user_error(invoke(three_models, "--out", victim, "--format", "md", "--resamples", "100"),
+                      "an input of this leaderboard")
+    sneaky = three_models / "strong" / ".." / "strong" / target
+    assert_user_error(invoke(three_models, "--out", sneaky, "--resamples", "100"), "an input of this leaderboard")
+    assert victim.read_bytes() == before
+    assert_user_error(invoke(three_models, "--out", three_models, "--resamples", "100"), "is a folder")
+    fine = invoke(three_models, "--out", three_models / "strong" / "board.md", "--resamples", "100")
+    assert fine.exit_code == 0, fine.output

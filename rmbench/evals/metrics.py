@@ -150,6 +150,16 @@ def best_of_n_outcome(chosen_scores: Sequence[float], rejected_scores: Sequence[
     return 0.0, 0
 
 
+def win_outcome(reward: float, baseline_reward: float) -> float:
+    """A policy's prompt against its baseline policy: 1 when the policy's completion scores
+    higher, 0 when lower, 0.5 for a tie; a missing (NaN) score cannot favour either side, so
+    it counts as a tie too. Here, not in evals.policy, so the leaderboard can recheck rows
+    without loading the generation stack."""
+    if math.isnan(reward) or math.isnan(baseline_reward) or reward == baseline_reward:
+        return 0.5
+    return 1.0 if reward > baseline_reward else 0.0
+
+
 # --------------------------------------------------------------------------------------
 # RewardBench 2, Ties subset
 # --------------------------------------------------------------------------------------

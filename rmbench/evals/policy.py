@@ -36,7 +36,7 @@ from rmbench.data.loading import record_sources
 from rmbench.data.schema import Message, PreferenceExample, SFTExample, UnpairedExample
 from rmbench.errors import DataError, RmbenchError
 from rmbench.evals.generation import Generation, PolicyModel, SamplingSettings, kl_estimates
-from rmbench.evals.metrics import bootstrap_ci
+from rmbench.evals.metrics import bootstrap_ci, win_outcome
 from rmbench.results import build_record, write_results
 
 PROMPTS_FORMAT = "prompts"
@@ -187,14 +187,6 @@ def rouge_scores(predictions: Sequence[str], references: Sequence[Sequence[str]]
     return results
 
 
-def win_outcome(reward: float, baseline_reward: float) -> float:
-    """1 when the policy's completion scores higher, 0 when lower, 0.5 for a tie; a missing
-    (NaN) score cannot favour either side, so it counts as a tie too."""
-    if math.isnan(reward) or math.isnan(baseline_reward) or reward == baseline_reward:
-        return 0.5
-    return 1.0 if reward > baseline_reward else 0.0
-
-
 def distribution(values: Sequence[float], seed: int = 0) -> dict[str, Any] | None:
     """Mean, spread, quantiles and a histogram: a mean alone hides a bimodal reward."""
     array = np.asarray(values, dtype=float)
@@ -252,14 +244,18 @@ def run_policy_eval(request: PolicyEvalRequest) -> tuple[dict, list[dict]]:
         model["baseline"] = base.describe()
         base.release()
 
-    rewards, baseline_rewards, outcomes = None, None, None
+    rewards, baseline_rewards, outcomes, verdicts = None, None, None, None
     if request.judge_rm or request.judge:
-        rewards, baseline_rewards, outcomes, judge_info, timing["judge"] = _judge(
+        rewards, baseline_rewards, outcomes, verdicts, judge_info, timing["judge"] = _judge(
             request, prompts, generations, baseline, cache_dir)
         model["judge"] = judge_info
 
     rouge = rouge_scores([g.completion for g in generations], [p.references for p in prompts])
     rows = _rows(prompts, generations, baseline, rewards, baseline_rewards, outcomes, kl, rouge, settings)
+    if verdicts:  # a pairwise judge's both-order verdicts: the evidence the leaderboard rechecks
+        for row, verdict in zip(rows, verdicts):
+            if verdict is not None:
+                row["verdicts"] = verdict
     summary = _summary(rows, prompts, generations, baseline, settings, request.seed)
     timing["wall_seconds"] = round(time.perf_counter() - started, 3)
     timing["tokens_per_second"] = timing["generation"]["tokens_per_second"]
@@ -339,12 +335,13 @@ def _judge(request, prompts, generations, baseline, cache_dir):
         examples = [PreferenceExample(prompts[n].id, prompts[n].subset, prompts[n].prompt,
                                       [generations[n].completion], [baseline[n].completion]) for n in differ]
         judged = judge_examples(examples, scorer, cache_dir=cache_dir, show_progress=show)
-        outcomes = [0.5] * len(prompts)
-        for n, outcome in zip(differ, judged.outcomes):
-            outcomes[n] = float(outcome[0][0])
+        outcomes, verdicts = [0.5] * len(prompts), [None] * len(prompts)
+        for n, outcome, verdict in zip(differ, judged.outcomes, judged.verdicts):
+            outcomes[n], verdicts[n] = float(outcome[0][0]), verdict
         stats = judged.stats
         rewards = baseline_rewards = None
     else:
+        verdicts = None
         examples = [PreferenceExample(p.id, p.subset, p.prompt, [g.completion], [b.completion] if baseline else [])
                     for p, g, b in zip(prompts, generations, baseline or [None] * len(prompts))]
         scored = score_examples(examples, scorer, cache_dir=cache_dir, show_progress=show)
@@ -354,7 +351,7 @@ def _judge(request, prompts, generations, baseline, cache_dir):
         stats = scored.stats
     del scorer
     gc.collect()
-    return rewards, baseline_rewards, outcomes, info, stats
+    return rewards, baseline_rewards, outcomes, verdicts, info, stats
 
 
 def _rows(prompts, generations, baseline, rewards, baseline_rewards, outcomes, kl, rouge, settings) -> list[dict]:

@@ -5,10 +5,11 @@ interval on every figure and decides ranks; render.py and html.py turn the ranke
 into text, tables and a self-contained page.
 """
 
-from rmbench.leaderboard.records import Entry, Group, group_entries, load_entries
+from rmbench.leaderboard.records import Entry, Group, group_entries, load_entries, refuse_overwriting_inputs
 from rmbench.leaderboard.stats import Board, Estimate, rank_group
 
-__all__ = ["Board", "Entry", "Estimate", "Group", "group_entries", "load_entries", "rank_group", "build_boards"]
+__all__ = ["Board", "Entry", "Estimate", "Group", "group_entries", "load_entries", "rank_group", "build_boards",
+           "refuse_overwriting_inputs"]
 
 
 def build_boards(paths, suite: str | None = None, split_versions: bool = False, resamples: int = 1000,

@@ -9,7 +9,6 @@ that says what to do, before any statistics run.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections import Counter
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rmbench.errors import DataError, RmbenchError
+from rmbench.leaderboard.rows import SCORES_FILE, read_rows
 from rmbench.models import METADATA_FILE
 from rmbench.results import SCHEMA_VERSION
 from rmbench.terminal import errors as console  # notes go to stderr: stdout may be a json or csv board
@@ -26,7 +26,6 @@ RESULTS_FILE = "results.json"
 # Suites with no manifest, over data of the user's choosing: each data set is its own board.
 # "policy" records (rmbench.evals.policy) rank by win-rate against their baseline policy.
 AD_HOC_SUITES = ("custom", "policy")
-SCORES_FILE = "scores.jsonl"
 _WHERE_FROM = "pass folders written by `rmbench eval --out` or `rmbench train`"
 
 
@@ -92,6 +91,25 @@ def find_records(paths: list[str | Path]) -> list[Path]:
     for path in found:
         unique.setdefault(path.resolve(), path)
     return list(unique.values())
+
+
+def refuse_overwriting_inputs(out: str | Path, paths: list[str | Path]) -> None:
+    """`--out` must never land on a file the board is built from: a board written over a
+    results.json (or its scores.jsonl, or the run files that label it) destroys the record
+    it ranks. Checked before any work, on resolved paths, so a symlink or `..` cannot hide it."""
+    target = Path(out)
+    if target.is_dir():
+        raise RmbenchError(f"--out {target} is a folder; name a file, e.g. {target / 'board.md'}")
+    resolved = target.resolve()
+    for record in find_records(paths):
+        folder = record.parent
+        inputs = [record, folder / SCORES_FILE]
+        run_dir = folder.parent.parent.parent  # RUN/evals/<checkpoint>/<target>/results.json
+        inputs += [run_dir / RUN_FILE, run_dir / folder.parent.name / METADATA_FILE]
+        for used in inputs:
+            if used.resolve() == resolved:
+                raise RmbenchError(f"--out {target} is {used}, an input of this leaderboard; writing there would "
+                                   "destroy it: choose another file")
 
 
 def load_entries(paths: list[str | Path]) -> list[Entry]:
@@ -179,46 +197,6 @@ def _require(path: Path, record: dict, key: str, kind: type, inner: tuple[str, .
     missing = [k for k in inner if k not in value]
     if missing:
         raise DataError(f"{path}: '{key}' lacks {', '.join(missing)}; rerun the evaluation with this rmbench")
-
-
-def read_rows(path: Path, record: dict) -> list[dict]:
-    """Per-example rows, checked against the record they are supposed to explain."""
-    scores = path.parent / SCORES_FILE
-    if not scores.is_file():
-        raise DataError(f"{path}: no {SCORES_FILE} beside it; the leaderboard needs per-example scores for its "
-                        f"intervals: rerun `rmbench eval ... --out {path.parent}`")
-    subsets = record["subsets"]
-    rows = []
-    with scores.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            where = f"{scores}, line {number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{where}: not valid JSON ({err.msg}); the file is damaged: rerun the "
-                                "evaluation") from err
-            if not isinstance(row, dict) or "id" not in row or "subset" not in row or "correct" not in row:
-                raise DataError(f"{where}: a row needs id, subset and correct; rerun the evaluation")
-            if row["subset"] not in subsets:
-                raise DataError(f"{where}: subset {row['subset']!r} is not in {path.name}; the two files come "
-                                "from different runs: rerun the evaluation")
-            correct = row["correct"]
-            if correct is None and record["suite"]["name"] == "policy":
-                raise DataError(f"{path}: this policy was evaluated without a win-rate (no judge, or no baseline "
-                                "policy), so there is nothing to rank; rerun it with --judge-rm SCORER and "
-                                "--baseline-policy CKPT")
-            if isinstance(correct, bool) or not isinstance(correct, (int, float)) or not math.isfinite(correct) \
-                    or not 0 <= correct <= 1:
-                raise DataError(f"{where}: correct must be a number from 0 to 1, not {correct!r}")
-            rows.append(row)
-    counts = Counter(row["subset"] for row in rows)
-    for name, subset in subsets.items():
-        if counts[name] != subset["n"]:
-            raise DataError(f"{scores}: {counts[name]} rows for subset {name!r} but {path.name} says "
-                            f"n={subset['n']}; the two files come from different runs: rerun the evaluation")
-    return rows
 
 
 def _label_from_run(entry: Entry) -> None:
