@@ -19,6 +19,7 @@ from rich.markup import escape as rich_escape
 from rich.table import Table
 
 from rmbench import __version__
+from rmbench.leaderboard import compare
 from rmbench.leaderboard.stats import CONFIDENCE, Board, Estimate, Ranked
 
 MISSING = Estimate(math.nan, math.nan, math.nan)
@@ -93,7 +94,11 @@ def to_dict(boards: list[Board]) -> dict:
 
 
 def to_json(boards: list[Board], detail: bool = False) -> str:
-    return json.dumps(to_dict(boards), indent=2, ensure_ascii=False) + "\n"
+    data = to_dict(boards)
+    if detail:  # paired tests with Holm, kappa, all-wrong ids, length bias and calibration
+        for board, item in zip(boards, data["boards"]):
+            item["comparisons"] = compare.compare_board(board)
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 # --------------------------------------------------------------------------------------
@@ -122,6 +127,8 @@ def to_markdown(boards: list[Board], detail: bool = False) -> str:
             cells += [with_interval(get(r)) for _, _, get in columns]
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", md_escape(footer(board)) + " Baselines in italics.", ""]
+        if detail:
+            lines.append(compare.to_markdown(compare.compare_board(board), md_escape))
         parts.append("\n".join(lines))
     return "\n".join(parts)
 
@@ -182,4 +189,6 @@ def to_rich(boards: list[Board], console: Console, detail: bool = False) -> None
             table.add_row(*cells, style="dim" if r.entry.is_baseline else None)
         console.print(table)
         console.print(rich_escape(footer(board)) + " Baselines dimmed.", style="dim", highlight=False)
+        if detail:
+            compare.to_rich(compare.compare_board(board), console)
         console.print()
