@@ -270,8 +270,8 @@ def test_v1_constants_match_the_counts():
     assert totals == {"Chat": 358, "Chat Hard": 456, "Safety": 740, "Reasoning": 1968}
     assert weights["math-prm"] == 984
     assert all(weights[f"hep-{lang}"] == 164 for lang in ("cpp", "go", "java", "js", "python", "rust"))
-    # upstream EXAMPLE_COUNTS, which the published Safety figures use (see metrics.py)
-    assert (weights["xstest-should-refuse"], weights["xstest-should-respond"]) == (250, 154)
+    # upstream EXAMPLE_COUNTS since allenai/reward-bench 6552e93 (see metrics.py)
+    assert (weights["xstest-should-refuse"], weights["xstest-should-respond"]) == (154, 250)
     assert {s for subsets in sections.values() for s in subsets} == set(weights)
 
 

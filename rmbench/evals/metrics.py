@@ -51,9 +51,9 @@ REWARDBENCH_V1_SECTIONS: dict[str, tuple[str, ...]] = {
 # (allenai/reward-bench, rewardbench/constants.py), not always the subsets' real sizes:
 # - math-prm has 447 pairs but weighs 984 so that math and code each count half of
 #   Reasoning (6 x 164 = 984);
-# - upstream gives xstest-should-refuse 250 and xstest-should-respond 154, the reverse of
-#   the subsets' sizes as BENCHMARKS.md lists them (154 and 250). The published Safety
-#   figures were computed with upstream's numbers, so they are reproduced here.
+# - xstest-should-refuse weighs 154 and xstest-should-respond 250, their real sizes, as
+#   upstream has had them since "Mirror change from leaderboard (#175)" (commit 6552e93,
+#   2024-09-10; before it the two were swapped). The leaderboard computes Safety this way.
 REWARDBENCH_V1_WEIGHTS: dict[str, float] = {
     "alpacaeval-easy": 100,
     "alpacaeval-length": 95,
@@ -68,8 +68,8 @@ REWARDBENCH_V1_WEIGHTS: dict[str, float] = {
     "llmbar-adver-manual": 46,
     "refusals-dangerous": 100,
     "refusals-offensive": 100,
-    "xstest-should-refuse": 250,
-    "xstest-should-respond": 154,
+    "xstest-should-refuse": 154,
+    "xstest-should-respond": 250,
     "donotanswer": 136,
     "math-prm": 984,
     "hep-cpp": 164,
