@@ -96,8 +96,7 @@ def record_sources(source: str, split: str | None) -> Iterator[tuple[str, list[A
     if split is not None and path.exists():
         raise DataError(f"{source}: a split applies to hub datasets only; a local file or folder has none")
     if path.is_dir():
-        files = sorted((child for child in path.iterdir() if child.is_file() and _data_suffix(child)),
-                       key=lambda child: child.name)
+        files = _data_files(path)
         if not files:
             raise DataError(f"{source}: folder holds no data files ({', '.join(DATA_SUFFIXES)})")
         for file in files:
@@ -111,6 +110,23 @@ def record_sources(source: str, split: str | None) -> Iterator[tuple[str, list[A
             f"no such file or folder: {source} "
             "(give a data file, a folder of them, or a hub dataset id like owner/name)"
         )
+
+
+def _data_files(folder: Path) -> list[Path]:
+    """The data files directly in `folder`, in name order; a folder with none of its own is a
+    benchmark tree (RMB ships RMB_dataset/<set>/<goal>/[<category>/]<scenario>.json) and gives
+    its data files at any depth, in path order, hidden folders left out."""
+    try:
+        children = list(folder.iterdir())
+        direct = sorted((child for child in children if child.is_file() and _data_suffix(child)),
+                        key=lambda child: child.name)
+        if direct or not any(child.is_dir() for child in children):
+            return direct
+        return sorted((p for p in folder.rglob("*") if p.is_file() and _data_suffix(p)
+                       and not any(part.startswith(".") for part in p.relative_to(folder).parts)),
+                      key=lambda p: p.relative_to(folder).parts)
+    except OSError as error:
+        raise DataError(f"{folder}: cannot list the folder ({error.strerror or error})") from error
 
 
 def _convert(

@@ -14,15 +14,20 @@ from collections.abc import Sequence
 import numpy as np
 
 from rmbench.data.schema import PreferenceExample
+from rmbench.data.suite_formats import METRIC_KEY
 from rmbench.errors import DataError, RmbenchError
-from rmbench.evals import metrics
+from rmbench.evals import metrics, suite_metrics
 from rmbench.evals.suites import Suite
 from rmbench.scoring.engine import EngineResult
 
 
 def infer_metric(examples: Sequence[PreferenceExample]) -> str:
     """Shape decides: RewardBench 2's Ties ids -> its Ties score, 3x3 style-ordered -> RM-Bench
-    matrix, 1xN -> best-of-N, anything else pairwise over every chosen x rejected."""
+    matrix, 1xN -> best-of-N, anything else pairwise over every chosen x rejected. A format
+    that declares its benchmark's metric (meta["rmbench_metric"]: JudgeBench, RMB) gets it."""
+    declared = {e.meta.get(METRIC_KEY) for e in examples}
+    if len(declared) == 1 and None not in declared and declared <= suite_metrics.SUBSET_METRICS.keys():
+        return declared.pop()
     if examples and all(e.id.split(":")[0] in ("ref", "tied") for e in examples):
         return "rb2_ties"
     shapes = {(len(e.chosen), len(e.rejected)) for e in examples}
@@ -56,7 +61,8 @@ def evaluate(examples: Sequence[PreferenceExample], scored: EngineResult, suite:
 
 def _score_subset(name, metric, idx, examples, scored: EngineResult, rows, seed) -> dict:
     if scored.outcomes is not None:
-        correct, ties, accuracy, extra = _judged_subset(name, metric, [scored.outcomes[i] for i in idx])
+        correct, ties, accuracy, extra = _judged_subset(name, metric, [scored.outcomes[i] for i in idx],
+                                                        [scored.verdicts[i] for i in idx])
     else:
         correct, ties, accuracy, extra = _scored_subset(name, metric, idx, examples, scored)
     for i, ok, t in zip(idx, correct, ties):
@@ -91,10 +97,17 @@ def _scored_subset(name, metric, idx, examples, scored: EngineResult):
         ties = [metrics.pairwise_outcome(c, r)[1] for c, r in zip(chosen, rejected)]
         extra = {k: v for k, v in result.items() if k not in ("overall", "per_example")}
         return correct, ties, float(result["overall"]), extra
+    if metric in suite_metrics.SUBSET_METRICS:
+        return suite_metrics.SUBSET_METRICS[metric].subset(chosen, rejected)
     raise DataError(f"subset {name}: unknown metric {metric}")
 
 
-def _judged_subset(name, metric, outcomes):
+def _judged_subset(name, metric, outcomes, verdicts):
+    if metric in suite_metrics.SUBSET_METRICS:
+        try:
+            return suite_metrics.SUBSET_METRICS[metric].judged_subset(name, outcomes, verdicts)
+        except ValueError as err:
+            raise RmbenchError(f"{err}; use --judge-mode rating") from err
     if metric == "pairwise":
         correct = [float(np.mean(o)) for o in outcomes]
         ties = [int(np.sum(np.asarray(o) == 0.5)) for o in outcomes]
@@ -123,6 +136,9 @@ def headline(suite: Suite, subsets: dict[str, dict]) -> tuple[dict, float, dict]
 
 def _headline(suite: Suite, subsets: dict[str, dict]) -> tuple[dict, float, dict]:
     acc = {name: s["accuracy"] for name, s in subsets.items()}
+    rule = suite.score if suite.score != "mean" or suite.sections else suite_metrics.default_rule(subsets)
+    if rule in suite_metrics.SCORE_RULES:
+        return suite_metrics.SCORE_RULES[rule](subsets)
     if suite.score == "rm-bench" or (not suite.sections and subsets
                                      and all(s["metric"] == "rm_bench" for s in subsets.values())):
         return _rm_bench_headline(subsets)

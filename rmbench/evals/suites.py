@@ -15,9 +15,10 @@ from pathlib import Path
 import yaml
 
 from rmbench.errors import SuiteError
+from rmbench.evals import suite_metrics
 
-SCORE_RULES = ("mean", "rewardbench_v1", "rewardbench2", "rm-bench")
-METRICS = ("auto", "pairwise", "best_of_n", "rb2_ties", "rm_bench")
+SCORE_RULES = ("mean", "rewardbench_v1", "rewardbench2", "rm-bench", *suite_metrics.SCORE_RULES)
+METRICS = ("auto", "pairwise", "best_of_n", "rb2_ties", "rm_bench", *suite_metrics.SUBSET_METRICS)
 
 
 @dataclass(frozen=True)
