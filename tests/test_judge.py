@@ -311,6 +311,19 @@ class FakeJudgeServer(BaseHTTPRequestHandler):
             attempt = state["attempts"][prompt]
         if self.path.startswith("/deny/"):
             return self.send(401, {"error": {"message": "Incorrect API key provided"}})
+        if self.path.startswith("/echo/"):  # servers that quote the request back in their errors
+            return self.send(401, {"error": {"message": f"bad header {self.headers.get('Authorization')}"}})
+        if self.path.startswith("/echo-busy/"):
+            return self.send(503, {"error": {"message": f"busy; you sent {self.headers.get('Authorization')}"}})
+        if self.path.startswith("/echo-junk/"):
+            return self.send(200, {"junk": f"Authorization: {self.headers.get('Authorization')}"})
+        if self.path.startswith("/moved-"):  # /moved-302/...: a redirect to another host (here: another port)
+            status, rest = self.path[len("/moved-"):].split("/", 1)
+            self.send_response(int(status))
+            self.send_header("Location", f"{state['elsewhere']}/{rest}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         if self.path.startswith("/missing/"):
             return self.send(404, {"error": {"message": "no such route"}})
         if self.path.startswith("/broken/"):
@@ -324,6 +337,11 @@ class FakeJudgeServer(BaseHTTPRequestHandler):
             time.sleep(float(delay.group(1)))
         self.send(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": scripted_reply(prompt)}}],
                         "usage": {"total_tokens": 10}})
+
+    def do_GET(self):  # noqa: N802 - a 301/302/303 turns urllib's POST into a GET: record it too
+        with self.server.state["lock"]:
+            self.server.state["seen"].append({"path": self.path, "auth": self.headers.get("Authorization")})
+        self.send(404, {"error": {"message": "GET is not served"}})
 
     def send(self, status: int, payload: dict) -> None:
         data = json.dumps(payload).encode()
@@ -501,3 +519,53 @@ def test_eval_with_a_server_judge_asks_both_orders(server, tmp_path):
     assert len(server.state["seen"]) == 8
     scores = [json.loads(x) for x in (tmp_path / "out" / "scores.jsonl").read_text().splitlines()]
     assert scores[0]["verdicts"] == [[["A", "B"]]] and scores[0]["outcomes"] == [[1.0]]
+
+
+# -- credentials never leave for another host, never reach a message ---------------------------
+
+
+@pytest.fixture
+def elsewhere():
+    """A second server on another port: where a redirect points. It records every header."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeJudgeServer)
+    httpd.state = {"lock": threading.Lock(), "seen": [], "attempts": Counter()}
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_openai_judge_never_follows_a_redirect_with_the_key(server, elsewhere, monkeypatch, status):
+    monkeypatch.setenv("RMBENCH_TEST_JUDGE_KEY", "sk-test-secret")
+    server.state["elsewhere"] = f"http://127.0.0.1:{elsewhere.server_address[1]}"
+    with pytest.raises(RmbenchError) as moved:
+        collect(api(server, f"/moved-{status}", retries=2).judge([pair(0, True)]), 1)
+    message = str(moved.value)
+    assert "\n" not in message and f"HTTP {status}" in message and "does not follow redirects" in message
+    assert f"{server.state['elsewhere']}/v1/chat/completions" in message  # the Location, named
+    assert "sk-test-secret" not in message
+    assert server.state["seen"][0]["auth"] == "Bearer sk-test-secret" and len(server.state["seen"]) == 1
+    assert elsewhere.state["seen"] == []  # nothing, and so no Authorization header, arrived there
+
+
+@pytest.mark.parametrize("prefix, said", [("/echo", "HTTP 401"), ("/echo-busy", "HTTP 503"),
+                                          ("/echo-junk", "did not answer with an OpenAI chat completion")])
+def test_openai_judge_redacts_a_key_the_server_echoes(server, monkeypatch, prefix, said):
+    monkeypatch.setenv("RMBENCH_TEST_JUDGE_KEY", "sk-test-secret")
+    with pytest.raises(RmbenchError) as echoed:
+        collect(api(server, prefix, retries=1).judge([pair(0, True)]), 1)
+    message = str(echoed.value)
+    assert said in message and "\n" not in message
+    assert server.state["seen"][0]["auth"] == "Bearer sk-test-secret"  # the server did get (and echo) it
+    assert "sk-test-secret" not in message and "Bearer ***" in message
+
+
+def test_openai_judge_keeps_url_credentials_out_of_messages_and_records(server):
+    port = server.server_address[1]
+    judge = OpenAIJudge("m", url=f"http://user:hunter2@127.0.0.1:{port}/deny/v1", backoff=0.01)
+    assert "hunter2" not in json.dumps(judge.describe()) + repr(judge)
+    with pytest.raises(RmbenchError) as refused:
+        collect(judge.judge([pair(0, True)]), 1)
+    assert "hunter2" not in str(refused.value) and f"127.0.0.1:{port}/deny/v1" in str(refused.value)

@@ -399,9 +399,16 @@ def test_untrained_heads_are_baselines_and_unjudged_policies_are_skipped(three_m
 
 
 def test_csv_cells_cannot_become_spreadsheet_formulas(tmp_path):
-    pairwise_record(tmp_path / "evil", '=HYPERLINK("http://x","y")', [True, False] * 10)
-    table = list(csv.DictReader(io.StringIO(invoke(tmp_path, "--format", "csv", "--resamples", "100").output)))
+    evil_hash, evil_version = "=cmd|' /C calc'!A0", "@SUM(1+1)"
+    pairwise_record(tmp_path / "evil", '=HYPERLINK("http://x","y")', [True, False] * 10, data_hash=evil_hash,
+                    suite=Suite(name="custom", version=evil_version))
+    output = invoke(tmp_path, "--format", "csv", "--resamples", "100").output
+    table = list(csv.DictReader(io.StringIO(output)))
     assert table[0]["entry"] == '\'=HYPERLINK("http://x","y")'
+    assert table[0]["data"] == "'" + evil_hash and table[0]["version"] == "'" + evil_version
+    for row in csv.reader(io.StringIO(output)):
+        assert not any(cell[:1] in ("=", "+", "@") for cell in row), row
+        assert all(cell[:1] != "-" or float(cell) <= 0 for cell in row), row  # only numbers may start with -
 
 
 # --------------------------------------------------------------------------------------

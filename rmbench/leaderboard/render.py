@@ -145,24 +145,36 @@ def to_csv(boards: list[Board], detail: bool = False) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     fixed = ["suite", "version", "data", "rank", "entry", "type", "run", "step", "path"]
-    writer.writerow(fixed + [f"{k}{suffix}" for k in keys for suffix in ("", " low", " high")])
+    writer.writerow(_cells(fixed + [f"{k}{suffix}" for k in keys for suffix in ("", " low", " high")]))
     for board in boards:
         getters = {k: get for k, _, get in figure_columns(board, detail)}
         for r in board.ranked:
             e = r.entry
-            row = [board.group.suite, board.group.version, "+".join(board.group.data), r.rank, _cell(e.label),
-                   e.kind, _cell(e.run), e.step, _cell(str(e.path))]
+            row = [board.group.suite, board.group.version, "+".join(board.group.data), r.rank, e.label,
+                   e.kind, e.run, e.step, str(e.path)]
             for key in keys:
                 est = getters[key](r) if key in getters else MISSING
                 row += [_fraction(est.value), _fraction(est.low), _fraction(est.high)]
-            writer.writerow(["" if v is None else v for v in row])
+            writer.writerow(_cells(row))
     return buffer.getvalue()
 
 
-def _cell(text: str | None) -> str | None:
-    """Spreadsheets run a cell that starts with = + - @ as a formula; a model named
-    `=HYPERLINK(...)` must stay text."""
-    return "'" + text if text and text[0] in "=+-@\t\r" else text
+def _cells(row: list) -> list:
+    """Every cell of a row as a spreadsheet will read it: no formulas, whichever column."""
+    return ["" if value is None else _cell(value) if isinstance(value, str) else value for value in row]
+
+
+def _cell(text: str) -> str:
+    """Spreadsheets run a cell that starts with = + - @ (or a tab or CR before one) as a
+    formula; a model named `=HYPERLINK(...)`, or a data hash or suite name edited into one,
+    must stay text. Plain numbers ("-0.5") are left as numbers."""
+    if not text or text[0] not in "=+-@\t\r":
+        return text
+    try:
+        float(text)
+        return text
+    except ValueError:
+        return "'" + text
 
 
 def _fraction(value: float) -> str:

@@ -579,7 +579,9 @@ class OpenAIJudge:
     order the server answers in. Transient failures (429, 5xx, dropped connections) are
     retried with exponential backoff; a refused key or a wrong url fails the run at once
     with one line that says what to check. The API key is read from an environment
-    variable and never appears in messages or descriptions.
+    variable and never appears in messages or descriptions: server text quoted in an error
+    has the key and any "Bearer ..." blanked. Redirects are never followed, because urllib
+    would resend the Authorization header to wherever a 3xx points, another host included.
     """
 
     kind = "judge"
@@ -592,13 +594,14 @@ class OpenAIJudge:
             raise RmbenchError("openai: judge needs a model name, as in openai:MODEL")
         parsed = urllib.parse.urlparse(url or "")
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise RmbenchError(f"judge url {url!r} is not an http(s) url; pass one like http://127.0.0.1:8000/v1")
+            raise RmbenchError(f"judge url {public_url(url or '')!r} is not an http(s) url; pass one like http://127.0.0.1:8000/v1")
         if concurrency < 1 or retries < 0:
             raise RmbenchError("judge concurrency must be at least 1 and retries at least 0")
         self.model = model
         self.name = OPENAI_PREFIX + model
         self.url = url.rstrip("/")
         self.endpoint = self.url + "/chat/completions"
+        self.public_endpoint = public_url(self.endpoint)  # what messages print: no user:password@, no ?key=
         self.mode = mode
         self.template = JudgeTemplate.load(mode, template)
         self.api_key_env = api_key_env
@@ -614,7 +617,7 @@ class OpenAIJudge:
             .encode()).hexdigest()[:16]
 
     def __repr__(self) -> str:  # the default would be harmless, but keep the key out of any dump
-        return f"OpenAIJudge(model={self.model!r}, url={self.url!r}, mode={self.mode!r})"
+        return f"OpenAIJudge(model={self.model!r}, url={public_url(self.url)!r}, mode={self.mode!r})"
 
     # -- protocol ---------------------------------------------------------------------------
     def fingerprint(self) -> str:
@@ -622,7 +625,7 @@ class OpenAIJudge:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "backend": "openai", "mode": self.mode, "model": self.model,
-                "url": self.url, "fingerprint": self._fingerprint, "template": self.template.origin,
+                "url": public_url(self.url), "fingerprint": self._fingerprint, "template": self.template.origin,
                 "max_tokens": self.max_tokens, "temperature": self.temperature, "seed": self.seed,
                 "concurrency": self.concurrency, "api_key_env": self.api_key_env,
                 "api_key_set": self._api_key is not None, "unparsed": self.unparsed, "failed": self.failed,
@@ -695,49 +698,64 @@ class OpenAIJudge:
                 with self._opener.open(request, timeout=self.timeout) as response:
                     return response.read()
             except urllib.error.HTTPError as err:
-                detail = _error_detail(err)
-                self._raise_if_fatal(err.code, detail)
+                detail = self._redact(_error_detail(err))
+                self._raise_if_fatal(err, detail)
                 last = f"HTTP {err.code}{': ' + detail if detail else ''}"
                 wait = _retry_after(err, wait)
             except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
-                last = _reason(err)
+                last = self._redact(_reason(err))
             if attempt < self.retries and stop.wait(wait):
                 raise RmbenchError("judge run stopped")  # the caller has already gone
         raise RmbenchError(self._gave_up_message(last))
 
-    def _raise_if_fatal(self, status: int, detail: str) -> None:
+    def _redact(self, text: str) -> str:
+        """Servers echo what they were sent: the key and any bearer token never reach a message."""
+        if self._api_key:
+            text = text.replace(self._api_key, "***")
+        return _BEARER.sub(r"\1***", text)
+
+    def _raise_if_fatal(self, err: urllib.error.HTTPError, detail: str) -> None:
         """Errors no retry can fix end the run; a request too long for the model skips that item."""
+        status = err.code
+        if 300 <= status < 400:
+            target = public_url(err.headers.get("Location", "") or "") or "an unnamed place"
+            raise RmbenchError(f"judge server {self.public_endpoint} redirected (HTTP {status}) to {target}: rmbench "
+                               "does not follow redirects (they could carry the API key to another host); pass the "
+                               "final url as --judge-url")
         if status in RETRY_STATUSES or status < 400:
             return
         said = f" ({detail})" if detail else ""
         if status in (401, 403):
             key = "is set" if self._api_key else "is not set"
-            raise RmbenchError(f"judge server {self.endpoint} refused the request with HTTP {status}{said}: check "
-                               f"the API key in ${self.api_key_env} (it {key})")
+            raise RmbenchError(f"judge server {self.public_endpoint} refused the request with HTTP {status}{said}: "
+                               f"check the API key in ${self.api_key_env} (it {key})")
         if status == 404:
-            raise RmbenchError(f"judge server answered HTTP 404 for {self.endpoint}{said}: check the url (it "
+            raise RmbenchError(f"judge server answered HTTP 404 for {self.public_endpoint}{said}: check the url (it "
                                f"should end in /v1) and the model name {self.model!r}")
         if status in (400, 413, 422) and _TOO_LONG.search(detail or ""):
             raise _RequestRefused(f"HTTP {status}{said}")
-        raise RmbenchError(f"judge server {self.endpoint} rejected the request with HTTP {status}{said}: check "
+        raise RmbenchError(f"judge server {self.public_endpoint} rejected the request with HTTP {status}{said}: check "
                            f"the model name {self.model!r} and the judge options")
 
     def _gave_up_message(self, last: str) -> str:
         attempts = f"{self.retries + 1} attempt{'s' if self.retries else ''}"
         if last.startswith("HTTP 429"):
-            return f"judge server {self.endpoint} kept rate-limiting after {attempts} ({last}): lower the concurrency"
+            return (f"judge server {self.public_endpoint} kept rate-limiting after {attempts} ({last}): lower the "
+                    "concurrency")
         if last.startswith("HTTP"):
-            return f"judge server {self.endpoint} kept failing after {attempts} ({last}): check the server's log"
-        return (f"cannot reach the judge server at {self.endpoint} after {attempts} ({last}): check that it is "
+            return (f"judge server {self.public_endpoint} kept failing after {attempts} ({last}): check the "
+                    "server's log")
+        return (f"cannot reach the judge server at {self.public_endpoint} after {attempts} ({last}): check that it is "
                 "running and that the url is right")
 
     def _read_completion(self, body: bytes) -> _Reply:
         try:
             data = json.loads(body)
             message = data["choices"][0]["message"]
-        except (ValueError, KeyError, IndexError, TypeError) as err:
-            raise RmbenchError(f"judge server {self.endpoint} did not answer with an OpenAI chat completion "
-                               f"({_one_line(body.decode('utf-8', 'replace'))[:80]!r}): check the url") from err
+        except (ValueError, KeyError, IndexError, TypeError, RecursionError) as err:
+            text = self._redact(_one_line(body.decode("utf-8", "replace")))[:80]
+            raise RmbenchError(f"judge server {self.public_endpoint} did not answer with an OpenAI chat completion "
+                               f"({text!r}): check the url") from err
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, list):  # content parts, as some servers send
             content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
@@ -746,13 +764,36 @@ class OpenAIJudge:
         return _Reply(str(content or ""), tokens=int(tokens or 0))
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises the 3xx as an HTTPError: _raise_if_fatal names the Location
+
+
+_BEARER = re.compile(r"(?i)(bearer\s+|api[_-]?key[\"'=:\s]+)[^\s\"',}]+")
+
+
+def public_url(url: str) -> str:
+    """The url as it may be printed or recorded: no user:password@, no query string."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    netloc = (f"[{host}]" if ":" in host else host) + port
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
+
+
 def _opener_for(host: str):
-    """Local servers are reached directly: a proxy set for the internet rarely knows 127.0.0.1."""
+    """No redirects ever; local servers are reached directly (a proxy set for the internet
+    rarely knows 127.0.0.1)."""
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = False
-    handlers = [urllib.request.ProxyHandler({})] if loopback else []
+    handlers: list = [_NoRedirects()]
+    if loopback:
+        handlers.append(urllib.request.ProxyHandler({}))
     return urllib.request.build_opener(*handlers)
 
 
