@@ -130,3 +130,16 @@ def test_baselines_set_the_scale(baseline, tmp_path):
     else:
         assert abs(length["bias"]) < 0.15 and abs(length["spearman"]) < 0.15
         assert 0.4 < length["controlled_accuracy"] < 0.6
+
+
+def test_a_model_scorer_records_token_lengths_too(tiny_rm, tmp_path):
+    data = _length_data(tmp_path / "pairs.jsonl", n=12)
+    out = tmp_path / "rm"
+    result = runner.invoke(app, ["eval", "--reward", str(tiny_rm), "--data", str(data), "--out", str(out),
+                                 "--dtype", "fp32"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (out / "scores.jsonl").read_text().splitlines()]
+    assert all(r["chosen_tokens"][0] > 0 and r["rejected_tokens"][0] > 0 for r in rows)
+    length = json.loads((out / "results.json").read_text())["analysis"]["length"]
+    assert set(length) == {"tokens", "characters"} and length["tokens"]["unit"] == "tokens"
+    assert length["tokens"]["overall"]["comparisons"] == 12
