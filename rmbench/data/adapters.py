@@ -60,8 +60,9 @@ class _Record:
     def __init__(self, record: Any, adapter: Adapter, index: int, subset: str | None, source: str | None):
         self.where = f"{source} record {index}" if source else f"record {index}"
         if not isinstance(record, dict):
+            default = subset or (adapter.subset_from_stem(source_stem(source)) if source else adapter.name)
             raise SkipRecord("not-an-object", f"is {type(record).__name__}, expected an object with named fields",
-                             where=self.where)
+                             where=self.where, id=f"{default}-{index}")
         self.data = record
         self.format = adapter.name
         column = record.get("subset")

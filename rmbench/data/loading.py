@@ -77,10 +77,14 @@ def _load(
         raise DataError(f"limit must be a positive number of examples, got {limit}")
     log = SkipLog(strict=strict)
     examples: list[Example] = []
+    path = Path(source)
+    files = data_files(path) if path.is_dir() else []
     for origin, records in record_sources(str(source), split):
         remaining = None if limit is None else limit - len(examples)
         examples += _convert(records, origin, kind, format, subset, remaining, log)
         if limit is not None and len(examples) >= limit:
+            if files and origin != str(files[-1]):
+                log.cut.append(str(source))  # files of the folder were never read
             break
     examples = unique_ids(examples, log)
     if skips is not None:
@@ -96,7 +100,7 @@ def record_sources(source: str, split: str | None) -> Iterator[tuple[str, list[A
     if split is not None and path.exists():
         raise DataError(f"{source}: a split applies to hub datasets only; a local file or folder has none")
     if path.is_dir():
-        files = _data_files(path)
+        files = data_files(path)
         if not files:
             raise DataError(f"{source}: folder holds no data files ({', '.join(DATA_SUFFIXES)})")
         for file in files:
@@ -112,7 +116,7 @@ def record_sources(source: str, split: str | None) -> Iterator[tuple[str, list[A
         )
 
 
-def _data_files(folder: Path) -> list[Path]:
+def data_files(folder: Path) -> list[Path]:
     """The data files directly in `folder`, in name order; a folder with none of its own is a
     benchmark tree (RMB ships RMB_dataset/<set>/<goal>/[<category>/]<scenario>.json) and gives
     its data files at any depth, in path order, hidden folders left out."""
@@ -146,6 +150,7 @@ def _convert(
     first: SkipRecord | None = None
     for index, record in enumerate(records):
         if limit is not None and len(examples) >= limit:
+            log.cut.append(origin)  # a limit, not the data, ended this source
             break
         try:
             examples.append(adapter.convert(record, index, subset, origin))

@@ -69,7 +69,7 @@ class SkipRecord(DataError):
         return self
 
     def strict_error(self) -> DataError:
-        return DataError(f"{self._text()} [{self.reason}]; without --strict this record would be "
+        return DataError(f"{self._text()} (reason: {self.reason}); without --strict this record would be "
                          "skipped and counted")
 
 
@@ -81,6 +81,9 @@ class SkipLog:
     by_reason: Counter = field(default_factory=Counter)
     ids: list[str] = field(default_factory=list)
     first: dict[str, str] = field(default_factory=dict)  # reason -> the first such record's message
+    # Sources a `limit` cut short. Not skips (nothing was wrong with them), but the caller must
+    # know the data was not read whole, to call its result partial.
+    cut: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -100,6 +103,7 @@ class SkipLog:
         for reason, text in other.first.items():
             self.first.setdefault(reason, text)
         self.ids += other.ids[: MAX_IDS - len(self.ids)]
+        self.cut += other.cut
 
     def to_record(self) -> dict:
         """What results.json keeps under "skipped" (stable keys)."""
