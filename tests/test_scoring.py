@@ -3,6 +3,8 @@ scores (batch-size dependence, wrong token, silent truncation) and repeated work
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -118,9 +120,44 @@ def test_interrupted_run_resumes_from_cache(tiny_rm, tmp_path):
     flat = [s for side in (resumed.chosen, resumed.rejected) for row in side for s in row]
     expected = [s for side in (full.chosen, full.rejected) for row in side for s in row]
     assert flat == pytest.approx(expected, abs=1e-5)
-    again = score_examples(exs, ClassifierScorer(str(tiny_rm), dtype="fp32"), cache_dir=tmp_path,
+    again = score_examples(exs, ClassifierScorer(str(tiny_rm), dtype="fp32", batch_tokens=40), cache_dir=tmp_path,
                            show_progress=False)
     assert again.stats["scored"] == 0
+    # another batch budget is another cache: a resumed run never mixes scores of two batch shapes
+    other = score_examples(exs, ClassifierScorer(str(tiny_rm), dtype="fp32"), cache_dir=tmp_path,
+                           show_progress=False)
+    assert other.stats["from_cache"] == 0 and len(list(tmp_path.glob("scores-*.jsonl"))) == 2
+
+
+@pytest.mark.parametrize("kind", ["classifier", "implicit"])
+def test_fp32_scores_are_the_same_at_every_batch_budget(tiny_rm, tiny_lm, tmp_path, kind):
+    """The guarantee README states for --dtype fp32: --batch-tokens changes speed, not scores
+    (to 1e-6). Each run records the budget and dtype it used; one --out keeps one cache per budget."""
+    from typer.testing import CliRunner
+
+    from rmbench.cli import app
+    from tests.conftest import write_jsonl
+
+    data = write_jsonl(tmp_path / "pairs.jsonl", PAIRS * 3)
+    reward = ["--reward", str(tiny_rm)] if kind == "classifier" else ["--reward", str(tiny_lm), "--ref", "none"]
+    scores, records = {}, {}
+    for budget in (16, 64, 4096, 16):
+        result = CliRunner().invoke(app, ["eval", *reward, "--data", str(data), "--dtype", "fp32", "--device", "cpu",
+                                          "--batch-tokens", str(budget), "--out", str(tmp_path / "out"),
+                                          "--no-progress"])
+        assert result.exit_code == 0, result.output
+        record = json.loads((tmp_path / "out" / "results.json").read_text())
+        assert (record["model"]["batch_tokens"], record["model"]["dtype"]) == (budget, "fp32")
+        rows = [json.loads(line) for line in (tmp_path / "out" / "scores.jsonl").read_text().splitlines()]
+        flat = [s for row in rows for s in row["chosen_scores"] + row["rejected_scores"]]
+        if budget in records:  # the same budget again: every score from its own cache
+            assert record["timing"]["from_cache"] == record["timing"]["unique_completions"]
+        else:
+            assert record["timing"]["from_cache"] == 0
+        scores[budget], records[budget] = flat, record
+    assert scores[64] == pytest.approx(scores[16], abs=1e-6, rel=0)
+    assert scores[4096] == pytest.approx(scores[16], abs=1e-6, rel=0)
+    assert len(list((tmp_path / "out" / ".cache").glob("scores-*.jsonl"))) == 3
 
 
 def test_truncation_is_counted_not_silent(tiny_rm):

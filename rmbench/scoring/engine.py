@@ -8,6 +8,7 @@ fingerprint, means an interrupted or extended eval redoes nothing it already did
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -54,6 +55,22 @@ class JsonlCache:
                 self.entries[key] = fields
 
 
+# Settings that change a model's numbers without changing the model. Under bf16 the batch's
+# shape (rows, padding) changes which kernels run and how sums round, so one text can score
+# differently at another --batch-tokens; a resumed run must not mix such scores.
+RUN_SETTINGS = ("dtype", "batch_tokens")
+
+
+def cache_fingerprint(scorer) -> str:
+    """The name of a scorer's cache: its fingerprint, plus dtype and batch budget when it has them."""
+    described = scorer.describe()
+    settings = {k: described[k] for k in RUN_SETTINGS if described.get(k) is not None}
+    if not settings:  # baselines and servers: no batch shape to vary
+        return scorer.fingerprint()
+    blob = f"{scorer.fingerprint()}:{json.dumps(settings, sort_keys=True)}"
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
 def progress_bar(show: bool) -> Progress:
     return Progress(TextColumn("[bold]scoring[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeRemainingColumn(), disable=not show, transient=True)
@@ -75,7 +92,7 @@ def score_examples(examples: Sequence[PreferenceExample], scorer: Scorer, cache_
             sides.append(keys)
         layout.append((sides[0], sides[1]))
 
-    cache = JsonlCache(cache_dir / f"scores-{scorer.fingerprint()}.jsonl") if cache_dir else None
+    cache = JsonlCache(cache_dir / f"scores-{cache_fingerprint(scorer)}.jsonl") if cache_dir else None
     known: dict[str, tuple[float, bool]] = {}
     for key, row in (cache.entries if cache else {}).items():
         if isinstance(row.get("s"), (int, float)):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rmbench.data.schema import PreferenceExample
-from rmbench.scoring.engine import EngineResult, JsonlCache, progress_bar
+from rmbench.scoring.engine import EngineResult, JsonlCache, cache_fingerprint, progress_bar
 
 
 def comparison_outcome(forward: str | None, reverse: str | None) -> float:
@@ -48,7 +48,7 @@ def judge_examples(examples: Sequence[PreferenceExample], judge, cache_dir: Path
             grid.append(row)
         layout.append(grid)
 
-    cache = JsonlCache(cache_dir / f"verdicts-{judge.fingerprint()}.jsonl") if cache_dir else None
+    cache = JsonlCache(cache_dir / f"verdicts-{cache_fingerprint(judge)}.jsonl") if cache_dir else None
     known: dict[str, dict] = {k: v for k, v in (cache.entries if cache else {}).items() if "w" in v}
     todo_keys = [k for k in requests if k not in known]
     started = time.perf_counter()
