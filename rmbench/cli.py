@@ -15,12 +15,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
 from rmbench import __version__
 from rmbench.errors import RmbenchError
-from rmbench.evals.coverage import notes as coverage_notes
 from rmbench.terminal import console, errors
 
 app = typer.Typer(help="Evaluate, train and rank reward models.", no_args_is_help=True,
@@ -74,8 +73,6 @@ def eval_command(
     judge_template: Annotated[str | None, typer.Option(help="Your own judging prompt template file")] = None,
     trust_remote_code: Annotated[bool, typer.Option(help="Run model code from the checkpoint")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
-    strict: Annotated[bool, typer.Option(
-        help="Make any record that would be skipped (and counted) an error naming it")] = False,
     policy: Annotated[str | None, typer.Option(
         help="Evaluate a policy (causal LM) by its completions on the --data prompts, instead of --reward")] = None,
     judge_rm: Annotated[str | None, typer.Option(
@@ -133,7 +130,7 @@ def eval_command(
                         "judge_template": judge_template},
         model_options={"dtype": dtype, "device": device, "chat_template": chat_template, "max_length": max_length,
                        "batch_tokens": batch_tokens, "trust_remote_code": trust_remote_code},
-        show_progress=show_progress, strict=strict)
+        show_progress=show_progress)
     record, _ = run_eval(request)
     render_record(record)
     if out:
@@ -202,6 +199,28 @@ def pipeline_command(
     run_pipeline(pipeline, out or Path("runs") / pipeline.name, redo=redo, show_progress=show_progress)
 
 
+@app.command("import")
+@user_errors
+def import_command(
+    format: Annotated[str, typer.Argument(help="judgebench | rewardbench | scores")],
+    file: Annotated[Path, typer.Argument(help="The per-example output file to import")],
+    suite: Annotated[str, typer.Option(help="The suite the outputs were computed on (its data is matched by id)")],
+    out: Annotated[Path, typer.Option(help="Folder for results.json + scores.jsonl")],
+    data_root: Annotated[str | None, typer.Option(help="Folder holding the suite's files (offline copies)")] = None,
+    model: Annotated[str | None, typer.Option(help="Name on boards (default: the file name)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a record already in --out")] = False,
+):
+    """Turn published per-example outputs into an rmbench record that `rmbench leaderboard` ranks."""
+    from rmbench.importers import import_outputs
+
+    if (out / "results.json").exists() and not overwrite:
+        raise RmbenchError(f"{out} already holds a record (results.json); pass --overwrite or another --out")
+    record = import_outputs(format, str(file), suite, out, data_root=data_root, model=model)
+    console.print(f"{escape(record['model']['name'])}: {record['label']} score {_fmt(record['score'])} "
+                  f"(n={sum(s['n'] for s in record['subsets'].values())}); wrote {escape(str(out / 'results.json'))} "
+                  "and scores.jsonl", highlight=False)
+
+
 @app.command("suites")
 @user_errors
 def suites_command():
@@ -230,8 +249,7 @@ def leaderboard_command(
     format: Annotated[str | None, typer.Option(
         "--format", help="rich, md, csv, json or html (default: from --out's suffix, else rich)")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the leaderboard to this file instead of the terminal")] = None,
-    detail: Annotated[bool, typer.Option(help="Add a column per subset, paired tests with Holm correction, "
-                                              "kappa, all-wrong examples, length bias and calibration")] = False,
+    detail: Annotated[bool, typer.Option(help="Add a column per subset")] = False,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples of prompts")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap")] = 0,
     split_versions: Annotated[bool, typer.Option(
@@ -269,24 +287,6 @@ def leaderboard_command(
     console.print(f"wrote {out} ({len(boards)} board{'s' if len(boards) != 1 else ''})", highlight=False)
 
 
-@app.command("report")
-@user_errors
-def report_command(
-    path: Annotated[Path, typer.Argument(metavar="RECORD_OR_RUN_DIR",
-        help="A results.json, an eval folder, or a training run (every record under it)")],
-    out: Annotated[Path, typer.Option(help="The HTML page; the Markdown summary goes beside it (.md)")]
-    = Path("report.html"),
-    texts: Annotated[bool, typer.Option(help="Read the record's data again (hash-checked) to show prompts and "
-                                             "answers of the worst mistakes, and lengths for old records")] = False,
-    data_root: Annotated[str | None, typer.Option(help="With --texts: where the suite's files are now")] = None,
-):
-    """Length bias, calibration, reward histograms, style matrix and worst mistakes: one offline page."""
-    from rmbench.report import write_report
-
-    page, md = write_report(path, out, texts=texts, data_root=data_root)
-    console.print(f"wrote {page} and {md}", highlight=False)
-
-
 data_app = typer.Typer(help="Generate preference data: the built-in probe suite, for use elsewhere.",
                        no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -321,8 +321,7 @@ def _fmt(value) -> str:
 def render_record(record: dict) -> None:
     model = record["model"]
     has_styles = any(s["metric"] == "rm_bench" for s in record["subsets"].values())
-    title = Text(f"{model['name']} on {record.get('label') or record['suite']['name']}")  # names are not markup
-    table = Table(title=title, title_justify="left")
+    table = Table(title=f"{model['name']} on {record['suite']['name']}", title_justify="left")
     for column in ("subset", "n", "metric", "accuracy", "95% CI", "ties", "truncated"):
         table.add_column(column, justify="left" if column in ("subset", "metric") else "right")
     if has_styles:
@@ -345,8 +344,6 @@ def render_record(record: dict) -> None:
     style_text = "  ".join(f"{k} {_fmt(v)}" for k, v in styles.items()) if styles else ""
     timing = record["timing"]
     console.print(f"[bold]score {_fmt(record['score'])}[/] ({record['score_rule']})  {style_text}")
-    for line in coverage_notes(record):
-        console.print(Text.assemble(("note: ", "yellow"), line), highlight=False, soft_wrap=True)
     if model.get("random_head"):
         console.print("[yellow]note:[/] the reward head is untrained (random): these scores measure nothing yet")
     if "judge_requests" in timing:

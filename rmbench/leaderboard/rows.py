@@ -16,13 +16,13 @@ from collections import Counter
 from pathlib import Path
 
 from rmbench.errors import DataError
-from rmbench.evals import metrics
+from rmbench.evals import metrics, suite_metrics
 from rmbench.scoring.judging import comparison_outcome
 
 SCORES_FILE = "scores.jsonl"
 # Metrics whose per-example outcome can be recomputed from a line; a record naming another
 # metric was written by a newer (or altered) rmbench and cannot be checked.
-CHECKED_METRICS = ("pairwise", "best_of_n", "rm_bench", "rb2_ties", "win_rate")
+CHECKED_METRICS = ("pairwise", "best_of_n", "rm_bench", "rb2_ties", "win_rate", *suite_metrics.SUBSET_METRICS)
 _TOLERANCE = 1e-9
 _RERUN = "rerun the evaluation"
 
@@ -94,6 +94,8 @@ def _recomputed(row: dict, metric: str, where: str) -> float:
     try:
         if metric == "win_rate":
             return _policy_outcome(row)
+        if metric in suite_metrics.SUBSET_METRICS:  # JudgeBench, RMB: their own per-example rules
+            return suite_metrics.SUBSET_METRICS[metric].row(row)
         if "outcomes" in row or "verdicts" in row:  # a pairwise judge: outcomes from both-order verdicts
             outcomes = _judged_outcomes(row)
             if metric == "rm_bench":
