@@ -89,3 +89,14 @@ def test_markdown_and_terminal_escape_names(tmp_path):
     plain = runner.invoke(app, ["leaderboard", str(root), "--detail", "--resamples", "200"])
     assert plain.exit_code == 0, plain.output
     assert "wins that survive correction" in plain.output and "Cohen's kappa" in plain.output
+
+
+def test_html_page_with_detail_shows_the_comparisons_escaped(tmp_path):
+    page = tmp_path / "board.html"
+    result = runner.invoke(app, ["leaderboard", str(_board(tmp_path)), "--out", str(page), "--detail",
+                                 "--resamples", "200"])
+    assert result.exit_code == 0, result.output
+    text = page.read_text()
+    assert "<h3>Paired comparisons</h3>" in text and "after Holm over 6 tests" in text
+    assert "Cohen&#x27;s kappa" in text or "Cohen's kappa" in text
+    assert "<script>alert(1)</script>" not in text.split('<script type="application/json"')[0]

@@ -209,3 +209,27 @@ def to_rich(result: dict, console: Console) -> None:
     shown = ", ".join(f"{w['subset']}/{w['id']}" for w in wrong[:LIST_WRONG])
     console.print(rich_escape(f"examples every entry gets wrong: {len(wrong)} of {result['examples']}"
                               + (f": {shown}" if wrong else "")), highlight=False)
+
+
+def to_html(result: dict, esc) -> str:
+    """Tables for the leaderboard page (`--detail`); every name through `esc`."""
+    head = "".join(f"<th>{esc(h)}</th>" for _, h in _ANALYSIS_COLUMNS)
+    rows = "".join(f"<tr><td>{esc(label)}</td>" + "".join(f"<td>{_num(f[k])}</td>" for k, _ in _ANALYSIS_COLUMNS)
+                   + "</tr>" for label, f in result["analysis"].items())
+    parts = ['<h3>Beyond accuracy</h3>', f'<div class="scroll"><table class="comparisons"><thead><tr><th>Entry</th>'
+             f"{head}</tr></thead><tbody>{rows}</tbody></table></div>",
+             "<h3>Paired comparisons</h3>", f'<p class="rule">{esc(summary_lines(result)[0])}</p>']
+    if result["surviving"]:
+        wins = "".join(f"<tr><td>{esc(w['subset'])}</td><td>{esc(w['winner'])}</td><td>{esc(w['loser'])}</td>"
+                       f"<td>{_p(w['p'])}</td><td>{_p(w['p_holm'])}</td></tr>" for w in result["surviving"])
+        parts.append('<div class="scroll"><table class="comparisons"><thead><tr><th>Subset</th><th>Better</th>'
+                     f"<th>Worse</th><th>p</th><th>p (Holm)</th></tr></thead><tbody>{wins}</tbody></table></div>")
+    kappas = "".join(f"<tr><td>{esc(p['a'])}</td><td>{esc(p['b'])}</td><td>{_num(p['kappa'])}</td></tr>"
+                     for p in result["pairs"])
+    parts.append('<div class="scroll"><table class="comparisons"><thead><tr><th>Entry A</th><th>Entry B</th>'
+                 f"<th>Cohen's kappa</th></tr></thead><tbody>{kappas}</tbody></table></div>")
+    wrong = result["all_wrong"]
+    shown = ", ".join(esc(f"{w['subset']}/{w['id']}") for w in wrong[:LIST_WRONG])
+    parts.append(f'<p class="rule">Examples every entry gets wrong: {len(wrong)} of {result["examples"]}'
+                 + (f": {shown}" if wrong else "") + "</p>")
+    return "\n".join(parts)

@@ -14,6 +14,7 @@ import json
 import math
 
 from rmbench import __version__
+from rmbench.leaderboard import compare
 from rmbench.leaderboard.render import figure_columns, footer, percent, rank_text, to_dict, with_interval
 from rmbench.leaderboard.stats import Board, Estimate, Ranked
 
@@ -75,6 +76,8 @@ def _board(n: int, board: Board, detail: bool) -> str:
     curves = _step_charts(board)
     if curves:
         parts += ['<h3>Score versus training step</h3>', '<div class="charts">', *curves, "</div>"]
+    if detail:  # which per-subset wins survive Holm, kappa, all-wrong ids, length bias, calibration
+        parts.append(compare.to_html(compare.compare_board(board), esc))
     parts.append("</section>")
     return "\n".join(parts)
 
