@@ -17,9 +17,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from rmbench import __version__
 from rmbench.errors import RmbenchError
+from rmbench.evals.coverage import notes as coverage_notes
 from rmbench.terminal import console, errors
 
 app = typer.Typer(help="Evaluate, train and rank reward models.", no_args_is_help=True,
@@ -73,6 +75,8 @@ def eval_command(
     judge_template: Annotated[str | None, typer.Option(help="Your own judging prompt template file")] = None,
     trust_remote_code: Annotated[bool, typer.Option(help="Run model code from the checkpoint")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
+    strict: Annotated[bool, typer.Option(
+        help="Make any record that would be skipped (and counted) an error naming it")] = False,
     policy: Annotated[str | None, typer.Option(
         help="Evaluate a policy (causal LM) by its completions on the --data prompts, instead of --reward")] = None,
     judge_rm: Annotated[str | None, typer.Option(
@@ -130,7 +134,7 @@ def eval_command(
                         "judge_template": judge_template},
         model_options={"dtype": dtype, "device": device, "chat_template": chat_template, "max_length": max_length,
                        "batch_tokens": batch_tokens, "trust_remote_code": trust_remote_code},
-        show_progress=show_progress)
+        show_progress=show_progress, strict=strict)
     record, _ = run_eval(request)
     render_record(record)
     if out:
@@ -321,7 +325,8 @@ def _fmt(value) -> str:
 def render_record(record: dict) -> None:
     model = record["model"]
     has_styles = any(s["metric"] == "rm_bench" for s in record["subsets"].values())
-    table = Table(title=f"{model['name']} on {record['suite']['name']}", title_justify="left")
+    title = Text(f"{model['name']} on {record.get('label') or record['suite']['name']}")  # names are not markup
+    table = Table(title=title, title_justify="left")
     for column in ("subset", "n", "metric", "accuracy", "95% CI", "ties", "truncated"):
         table.add_column(column, justify="left" if column in ("subset", "metric") else "right")
     if has_styles:
@@ -343,7 +348,12 @@ def render_record(record: dict) -> None:
     styles = record.get("styles")
     style_text = "  ".join(f"{k} {_fmt(v)}" for k, v in styles.items()) if styles else ""
     timing = record["timing"]
-    console.print(f"[bold]score {_fmt(record['score'])}[/] ({record['score_rule']})  {style_text}")
+    rule = record["score_rule"]
+    if record.get("partial"):  # a partial run's score never reads as the suite's
+        rule = f"on {escape(record['label'])}, {rule} rule"
+    console.print(f"[bold]score {_fmt(record['score'])}[/] ({rule})  {style_text}")
+    for line in coverage_notes(record):
+        console.print(Text.assemble(("note: ", "yellow"), line), highlight=False, soft_wrap=True)
     if model.get("random_head"):
         console.print("[yellow]note:[/] the reward head is untrained (random): these scores measure nothing yet")
     if "judge_requests" in timing:

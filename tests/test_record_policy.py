@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from rmbench.cli import app
 from rmbench.data import SkipLog, SkipRecord, load_preferences, load_sft, load_unpaired
+from rmbench.data.loading import _data_suffix as data_suffix
 from rmbench.data.loading import read_records
 from rmbench.data.skips import MAX_IDS
 from rmbench.errors import DataError
@@ -301,3 +302,35 @@ def test_cli_prints_read_failures_as_one_line(tmp_path):
     result = runner.invoke(app, ["eval", "--reward", "baseline:length", "--data", str(path)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert result.output.startswith("error:") and "deep.json: JSON nested too deeply" in result.output
+
+
+# --------------------------------------------------------------------------------------
+# Every shared data file loads
+# --------------------------------------------------------------------------------------
+
+# Files whose counts are pinned (../shared/data/README.md): each loads whole, nothing skipped.
+KNOWN_WHOLE = {"llmbar/natural.json": 100, "llmbar/adversarial_neighbor.json": 134, "rm-bench/chat_filtered.json": 129,
+               "rm-bench/code_filtered.json": 228, "llamafactory/dpo_en_demo.json": 300,
+               "llamafactory/kto_en_demo.json": 300, "llamafactory/alpaca_en_demo.json": 999}
+
+
+def test_every_shared_data_file_loads(shared_data):
+    files = [f for f in sorted(shared_data.rglob("*")) if f.is_file() and data_suffix(f)]
+    assert len(files) >= len(KNOWN_WHOLE)
+    for file in files:
+        raw = len(read_records(file))
+        for loader in (load_preferences, load_unpaired, load_sft):
+            skips = SkipLog()
+            try:
+                examples = loader(str(file), skips=skips)
+            except DataError as error:
+                if "looks like" in str(error):  # another kind of data: try its own loader
+                    continue
+                raise
+            break
+        else:
+            pytest.fail(f"{file}: no loader takes it")
+        assert examples and len(examples) + skips.count == raw, (file, skips.to_record())
+        name = str(file.relative_to(shared_data))
+        if name in KNOWN_WHOLE:
+            assert (len(examples), skips.count) == (KNOWN_WHOLE[name], 0), name
