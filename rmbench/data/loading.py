@@ -174,31 +174,42 @@ def _detect(records: list[Any], origin: str) -> str:
 
 
 def unique_ids(examples: list[Example], log: SkipLog) -> list[Example]:
-    """One example per (subset, id), so nothing is counted twice.
+    """One example per (subset, id) within `examples` (see UniqueIds)."""
+    return UniqueIds(log).keep(examples)
+
+
+class UniqueIds:
+    """One example per (subset, id), so nothing is counted twice, across any number of calls
+    (an eval keeps one for all its sources).
 
     A repeat with the same content is a duplicate: skipped and counted as "duplicate". A
     repeat with different content is a different example that happens to share an id: it
     gets a "#2", "#3"... suffix, since results are keyed by (subset, id) and dropping it
     would silently change what was evaluated.
     """
-    taken: dict[tuple[str, str], Example] = {}
-    next_number: dict[tuple[str, str], int] = {}
-    unique = []
-    for example in examples:
-        key = (example.subset, example.id)
-        if key in taken and _same_content(taken[key], example):
-            log.add(SkipRecord("duplicate", f"id {example.id!r} in subset {example.subset!r} was already loaded "
-                                            "with the same content; counted once", id=example.id))
-            continue
-        new_id, number = example.id, next_number.get(key, 1)
-        while (example.subset, new_id) in taken:
-            number += 1
-            new_id = f"{example.id}#{number}"
-        next_number[key] = number
-        kept = example if new_id == example.id else replace(example, id=new_id)
-        taken[(example.subset, new_id)] = kept
-        unique.append(kept)
-    return unique
+
+    def __init__(self, log: SkipLog):
+        self.log = log
+        self.taken: dict[tuple[str, str], Example] = {}
+        self.next_number: dict[tuple[str, str], int] = {}
+
+    def keep(self, examples: list[Example]) -> list[Example]:
+        unique = []
+        for example in examples:
+            key = (example.subset, example.id)
+            if key in self.taken and _same_content(self.taken[key], example):
+                self.log.add(SkipRecord("duplicate", f"id {example.id!r} in subset {example.subset!r} was already "
+                                                     "loaded with the same content; counted once", id=example.id))
+                continue
+            new_id, number = example.id, self.next_number.get(key, 1)
+            while (example.subset, new_id) in self.taken:
+                number += 1
+                new_id = f"{example.id}#{number}"
+            self.next_number[key] = number
+            kept = example if new_id == example.id else replace(example, id=new_id)
+            self.taken[(example.subset, new_id)] = kept
+            unique.append(kept)
+        return unique
 
 
 def _same_content(a: Example, b: Example) -> bool:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from rmbench.data import SkipLog, load_preferences
 from rmbench.data.adapters import source_stem
-from rmbench.data.loading import data_files, unique_ids
+from rmbench.data.loading import UniqueIds, data_files
 from rmbench.data.schema import PreferenceExample
 from rmbench.errors import DataError, RmbenchError
 from rmbench.evals.coverage import suite_subsets
@@ -59,11 +59,12 @@ def load_examples(request: EvalRequest, suite: Suite) -> Loaded:
                                                                skips=skips), {}))
     examples: list[PreferenceExample] = []
     sources = []
+    unique = UniqueIds(skips)  # across sources: each record once
     for where, fmt, exs, extra in loaded:
         if request.subsets:
             exs = [e for e in exs if e.subset in request.subsets]
         before = skips.count
-        exs = unique_ids([*examples, *exs], skips)[len(examples):]  # across sources: each record once
+        exs = unique.keep(exs)
         examples.extend(exs)
         sources.append({"source": where, "format": fmt or "auto", "n": len(exs),
                         "subsets": sorted({e.subset for e in exs}), "sha256": content_hash(exs),
