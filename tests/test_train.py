@@ -57,11 +57,14 @@ def test_rm_trains_scores_checkpoints_and_ranks(pairs, tmp_path):
 
 
 def test_existing_run_folder_needs_resume_or_overwrite(pairs, tmp_path):
+    start = tiny.save_classifier(tmp_path / "start")
     run = tmp_path / "run"
     run.mkdir()
+    (run / ".rmbench-run").write_text("{}")
     (run / "something").write_text("x")
-    result = train("rm", "--model", str(tmp_path), "--data", str(pairs), "--out", str(run))
+    result = train("rm", "--model", str(start), "--data", str(pairs), "--out", str(run))
     assert result.exit_code == 2 and "--resume" in result.output and "--overwrite" in result.output
+    assert (run / "something").read_text() == "x"
 
 
 def test_unknown_recipe_key_names_the_closest(pairs, tmp_path):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +18,8 @@ from rmbench.errors import DataError, RmbenchError
 from rmbench.leaderboard.rows import SCORES_FILE, read_rows
 from rmbench.models import METADATA_FILE
 from rmbench.results import SCHEMA_VERSION
+from rmbench.runs import RUN_FILE, checkpoint_step
 from rmbench.terminal import errors as console  # notes go to stderr: stdout may be a json or csv board
-from rmbench.trainers.run import RUN_FILE
 
 RESULTS_FILE = "results.json"
 # Suites with no manifest, over data of the user's choosing: each data set is its own board.
@@ -218,20 +217,7 @@ def _label_from_run(entry: Entry) -> None:
     elif entry.kind == "baseline":
         entry.label = f"{entry.label} ({run_name})"
     else:
-        entry.label, entry.kind, entry.step = f"{run_name}/{name}", "checkpoint", _step(run_dir / name, name)
-
-
-def _step(folder: Path, name: str) -> int | None:
-    meta = folder / METADATA_FILE
-    if meta.is_file():
-        try:
-            step = json.loads(meta.read_text(encoding="utf-8")).get("step")
-            if isinstance(step, int):
-                return step
-        except (OSError, json.JSONDecodeError):
-            pass  # the folder name may still say it
-    match = re.fullmatch(r"checkpoint-(\d+)", name)
-    return int(match.group(1)) if match else None
+        entry.label, entry.kind, entry.step = f"{run_name}/{name}", "checkpoint", checkpoint_step(run_dir / name)
 
 
 def group_entries(entries: list[Entry], suite: str | None = None, split_versions: bool = False) -> list[Group]:

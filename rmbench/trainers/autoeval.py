@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.table import Table
 from transformers import TrainerCallback
 
+from rmbench import runs
 from rmbench.evals.run import EvalRequest, run_eval
 from rmbench.terminal import console
 from rmbench.trainers.metadata import write_checkpoint_metadata
@@ -35,14 +36,9 @@ def _score(reward: str, data: Path | None, suite: str | None, out: Path, setting
     return record
 
 
-DISTRIBUTED_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
-                   "ACCELERATE_USE_DEEPSPEED", "ACCELERATE_DEEPSPEED_ZERO_STAGE", "ACCELERATE_USE_CPU")
-
-
 def _score_in_subprocess(request: EvalRequest) -> dict:
     """Under DeepSpeed or several processes, a model loaded in the training process would be
     partitioned (ZeRO-3) or join collectives; a plain process of its own scores it cleanly."""
-    import os
     import subprocess
     import sys
 
@@ -65,8 +61,7 @@ def _score_in_subprocess(request: EvalRequest) -> dict:
         command.append("--length-normalize")
     if request.model_options.get("chat_template"):
         command += ["--chat-template", request.model_options["chat_template"]]
-    env = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED_ENV}
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    result = subprocess.run(command, capture_output=True, text=True, env=runs.plain_environment())
     if result.returncode != 0:
         raise RuntimeError(f"scoring {request.reward} failed:\n{result.stderr[-2000:]}")
     return json.loads((request.out / "results.json").read_text())
@@ -78,12 +73,12 @@ class AutoEvalCallback(TrainerCallback):
         self.run, self.meta, self.heldout, self.settings = run, meta, heldout, settings
         self.tokenizer = tokenizer
         self.show_progress = show_progress
-        self.isolated = _zero3_active()
+        self.isolated = runs.zero3_active()
         self.policy_eval = policy_eval  # a PolicyAutoEval for policy methods
 
     def on_save(self, args, state, control, model=None, **kwargs):
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        self.isolated = args.world_size > 1 or _zero3_active()
+        self.isolated = args.world_size > 1 or runs.zero3_active()
         if state.is_world_process_zero and folder.is_dir():
             self.score_checkpoint(folder, state.global_step, model)
 
@@ -117,12 +112,6 @@ class AutoEvalCallback(TrainerCallback):
             yield Path(self.settings["eval_suite"]).stem, None, self.settings["eval_suite"]
 
 
-def _zero3_active() -> bool:
-    from transformers.integrations import is_deepspeed_zero3_enabled
-
-    return is_deepspeed_zero3_enabled()
-
-
 def rank_run(run: Path, meta: dict, heldout: Path | None, train_split: Path | None, settings: dict,
              show_progress: bool) -> dict:
     """Score the start and the baselines on the held-out set, then rank every entry."""
@@ -134,7 +123,7 @@ def rank_run(run: Path, meta: dict, heldout: Path | None, train_split: Path | No
         entries.append(_entry(results.parent.parent.name, "checkpoint", record))
     start_options = ({"allow_random_head": True} if meta["method"] == "rm"
                      else {"ref": "none", "length_normalize": meta["method"] == "simpo"})
-    isolated = _zero3_active()
+    isolated = runs.zero3_active()
     start = _score(meta["base_model_resolved"], heldout, None, run / "evals" / "start" / "heldout", settings,
                    show_progress, scorer_options=start_options, isolated=isolated)
     entries.append(_entry("start (untrained)", "baseline", start))

@@ -32,6 +32,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from rmbench import runs
 from rmbench.errors import RmbenchError
 from rmbench.evals.policy import PolicyEvalRequest
 from rmbench.terminal import console
@@ -113,9 +114,7 @@ class PolicyAutoEval:
     @property
     def meta(self) -> dict:
         if self._meta is None:
-            from rmbench.trainers.run import RUN_FILE
-
-            self._meta = json.loads((self.run / RUN_FILE).read_text())
+            self._meta = runs.read_run(self.run)
         return self._meta
 
     @property
@@ -127,7 +126,7 @@ class PolicyAutoEval:
         return self.meta["base_model_resolved"]
 
     def __call__(self, folder: Path, step: int) -> None:
-        self.score_checkpoint(folder, step, isolated=is_distributed())
+        self.score_checkpoint(folder, step, isolated=runs.is_distributed())
 
     def request(self, policy: str, name: str) -> PolicyEvalRequest:
         judge = self.judge
@@ -237,7 +236,7 @@ def _entry(path: Path, record: dict, ranked: dict | None, run: Path) -> dict:
     overall = record["overall"]
     ci = (ranked or {}).get("ci95") or overall["ci95"]
     return {"name": START_LABEL if name == START else name, "kind": "baseline" if name == START else "checkpoint",
-            "step": 0 if name == START else _step(run / name, name), "rank": (ranked or {}).get("rank"),
+            "step": 0 if name == START else runs.checkpoint_step(run / name), "rank": (ranked or {}).get("rank"),
             "score": record["score"], "ci95": [None if v is None or math.isnan(v) else v for v in ci],
             "n": overall["n"], "model": record["model"].get("source", record["model"]["name"]),
             "reward": _mean(overall["reward"]), "start_reward": _mean(overall["baseline_reward"]),
@@ -248,19 +247,6 @@ def _entry(path: Path, record: dict, ranked: dict | None, run: Path) -> dict:
 
 def _mean(figure: dict | None) -> float | None:
     return figure["mean"] if figure else None
-
-
-def _step(folder: Path, name: str) -> int | None:
-    from rmbench.models import METADATA_FILE
-
-    meta = folder / METADATA_FILE
-    if meta.is_file():
-        with contextlib.suppress(OSError, json.JSONDecodeError):
-            step = json.loads(meta.read_text()).get("step")
-            if isinstance(step, int):
-                return step
-    match = re.fullmatch(r"checkpoint-(\d+)", name)
-    return int(match.group(1)) if match else None
 
 
 def _natural(label: str) -> tuple:
@@ -360,12 +346,6 @@ def _training_rng_kept():
             torch.cuda.set_rng_state_all(saved[3])
 
 
-def is_distributed() -> bool:
-    from rmbench.trainers.autoeval import _zero3_active
-
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 or _zero3_active()
-
-
 def _evaluate_in_subprocess(request: PolicyEvalRequest) -> dict:
     """Under DeepSpeed or several processes a model loaded in the training process would be
     partitioned or join collectives; a plain process of its own evaluates it cleanly. The
@@ -373,15 +353,11 @@ def _evaluate_in_subprocess(request: PolicyEvalRequest) -> dict:
     import subprocess
     import tempfile
 
-    from rmbench.trainers.autoeval import DISTRIBUTED_ENV
-    from rmbench.trainers.run import _jsonable
-
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(_jsonable(asdict(request)), handle)
+        json.dump(runs.jsonable(asdict(request)), handle)
     try:
-        env = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED_ENV}
         result = subprocess.run([sys.executable, "-m", __name__, handle.name], capture_output=True, text=True,
-                                env=env)
+                                env=runs.plain_environment())
     finally:
         os.unlink(handle.name)
     if result.returncode != 0:

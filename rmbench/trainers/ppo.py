@@ -62,7 +62,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from rmbench import models
+from rmbench import models, runs
 from rmbench.errors import DataError, ModelError, RmbenchError
 from rmbench.terminal import console
 from rmbench.trainers import ppo_core as core
@@ -629,7 +629,7 @@ class PPOTrainer:
         limit = self.config.save_total_limit
         if not limit:
             return
-        for old in checkpoints(self.out)[:-limit]:
+        for old in runs.checkpoints(self.out)[:-limit]:
             shutil.rmtree(old, ignore_errors=True)
 
     def load_state(self, folder: Path) -> None:
@@ -670,13 +670,8 @@ def _set_rng_state(state: dict, sampler: torch.Generator) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def checkpoints(out: Path) -> list[Path]:
-    found = [p for p in out.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
-
-
 def resumable_checkpoint(out: Path) -> Path | None:
-    found = [p for p in checkpoints(out) if (p / STATE_FILE).is_file()]
+    found = [p for p in runs.checkpoints(out) if (p / STATE_FILE).is_file()]
     return found[-1] if found else None
 
 
@@ -703,11 +698,12 @@ def train_ppo(request, on_save: Sequence[Callable[[Path, int], None]] = ()) -> d
     from accelerate import Accelerator
 
     from rmbench.trainers import data as train_data
-    from rmbench.trainers.recipes import load_recipe
-    from rmbench.trainers.run import RUN_FILE, _jsonable, prepare_run_folder
+    from rmbench.trainers.recipes import check_method_settings, check_value_types, load_recipe
 
     names = {f.name for f in fields(PPOConfig)}
     train_args, settings = load_recipe("ppo", request.recipe, request.overrides, names)
+    check_value_types(train_args, PPOConfig)
+    check_method_settings(settings)
     config = make_config(train_args)
     config.check_reward()
     if settings["lora"] or settings["load_in_4bit"]:
@@ -715,14 +711,13 @@ def train_ppo(request, on_save: Sequence[Callable[[Path, int], None]] = ()) -> d
     reward = load_reward(config, request.seed)  # a typo'd reward fails before the run folder fills
     resolved = models.resolve_checkpoint(request.model)
     value_source = choose_value_source(config, request.model, _tokenizer(resolved, request.model))
-    prepare_run_folder(request)
+    runs.check_run_folder(request.out, request.method, request.model, resume=request.resume,
+                          overwrite=request.overwrite)
     resume_from = resumable_checkpoint(request.out) if request.resume else None
 
     examples = train_data.load_prompted("prompts", request.data, request.format, settings["max_examples"])
     train_examples, heldout = train_data.split_examples(examples, settings["heldout_fraction"], request.seed)
     prompts = [row["prompt"] for row in train_data.prompt_rows(train_examples)]
-    if heldout:
-        train_data.write_prompt_file(request.out / "heldout-prompts.jsonl", heldout)
 
     accelerator = Accelerator(mixed_precision="bf16" if config.bf16 else "no")
     random.seed(request.seed)
@@ -732,10 +727,14 @@ def train_ppo(request, on_save: Sequence[Callable[[Path, int], None]] = ()) -> d
     value_model = load_value_model(str(resume_from / VALUE_FOLDER) if resume_from else value_source,
                                    tokenizer.pad_token_id, request.seed)
     meta = ppo_metadata(request, resolved, config, settings, value_source, reward)
-    if accelerator.is_main_process:
-        (request.out / RUN_FILE).write_text(json.dumps(
-            {**meta, "prompts": len(prompts), "heldout_prompts": len(heldout),
-             "request": _jsonable(asdict(request))}, indent=2, default=str))
+    if accelerator.is_main_process:  # everything is loaded and checked: only now is the folder touched
+        runs.prepare_run_folder(request.out, request.method, request.model, resume=request.resume,
+                                overwrite=request.overwrite)
+        if heldout:
+            train_data.write_prompt_file(request.out / "heldout-prompts.jsonl", heldout)
+        runs.write_run(request.out, {**meta, "prompts": len(prompts), "heldout_prompts": len(heldout),
+                                     "request": asdict(request)})
+    accelerator.wait_for_everyone()
     trainer = PPOTrainer(config, policy, ref_policy, value_model, tokenizer, reward, prompts, request.out,
                          seed=request.seed, meta=meta, on_save=on_save, show_progress=request.show_progress,
                          accelerator=accelerator)

@@ -8,12 +8,17 @@ error naming the closest valid one: a typo must not silently train with the defa
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import types
+import typing
 from pathlib import Path
 
 import yaml
 
 from rmbench.errors import RmbenchError
+from rmbench.evals.suites import load_suite
+from rmbench.scoring.baselines import BASELINES
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 # the copy packaged in a wheel, else trainers/ in a source checkout
@@ -89,6 +94,85 @@ def _check_keys(values: dict, valid: set[str], section: str, source: Path) -> No
             close = difflib.get_close_matches(key, sorted(valid), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise RecipeError(f"unknown {section} setting {key!r} (recipe {source.name} or --set){hint}")
+
+
+# Types a value must have, in the words an error uses; checked before any work (a typo in a number must not
+# surface hours into a run, nor after the folder it replaces is gone).
+_WORDS = {int: "a whole number", float: "a number", bool: "true or false"}
+
+
+def _expected(hint) -> tuple[set, bool] | None:
+    """(accepted scalar types, None allowed) when a field is a plain number or flag, else None (not checked)."""
+    args = set(typing.get_args(hint)) if typing.get_origin(hint) in (typing.Union, types.UnionType) else {hint}
+    optional = type(None) in args
+    args.discard(type(None))
+    return (args, optional) if args and args <= {int, float, bool} else None
+
+
+def _fits(value, accepted: set) -> bool:
+    if isinstance(value, bool):
+        return bool in accepted
+    if isinstance(value, int):
+        return bool(accepted & {int, float})
+    return isinstance(value, float) and float in accepted
+
+
+def check_value_types(values: dict, config_class) -> None:
+    """Each number or flag in `train` has its config field's type: max_steps=abc is one line naming the key."""
+    try:
+        hints = typing.get_type_hints(config_class)
+    except (NameError, TypeError):  # a config with annotations that do not resolve: fall back to the raw types
+        hints = {f.name: f.type for f in dataclasses.fields(config_class)}
+    for key, value in values.items():
+        expected = _expected(hints.get(key))
+        if expected is None or (value is None and expected[1]) or _fits(value, expected[0]):
+            continue
+        words = " or ".join(sorted({_WORDS[t] for t in expected[0]}))
+        raise RecipeError(f"{key} takes {words}{' or null' if expected[1] else ''}, not {value!r} "
+                          "(recipe or --set)")
+
+
+def _check(ok: bool, key: str, wanted: str, value) -> None:
+    if not ok:
+        raise RecipeError(f"{key} must be {wanted}, not {value!r} (recipe or --set)")
+
+
+def _whole(value, low: int = 1) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_method_settings(settings: dict) -> None:
+    """rmbench's own keys: types, ranges, baseline names and the eval suite, all before any work."""
+    fraction = settings["heldout_fraction"]
+    _check(_number(fraction) and 0 <= fraction < 1, "heldout_fraction", "a number in [0, 1)", fraction)
+    for key in ("eval_limit", "max_examples"):
+        _check(settings[key] is None or _whole(settings[key]), key, "a positive whole number or null", settings[key])
+    for key in ("lora", "load_in_4bit"):
+        _check(isinstance(settings[key], bool), key, "true or false", settings[key])
+    for key in ("lora_r", "lora_alpha"):
+        _check(_whole(settings[key]), key, "a positive whole number", settings[key])
+    dropout = settings["lora_dropout"]
+    _check(_number(dropout) and 0 <= dropout < 1, "lora_dropout", "a number in [0, 1)", dropout)
+    for key in ("eval_suite", "eval_data_root", "eval_judge"):
+        _check(settings[key] is None or isinstance(settings[key], str), key, "a name or path", settings[key])
+    baselines = settings["baselines"]
+    if isinstance(baselines, str):
+        baselines = settings["baselines"] = [baselines]
+    _check(isinstance(baselines, list) and all(isinstance(b, str) for b in baselines), "baselines",
+           f"a list of baseline names ({', '.join(BASELINES)})", baselines)
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:
+        raise RecipeError(f"baselines: unknown {', '.join(map(repr, unknown))}; choose from {', '.join(BASELINES)} "
+                          "(or [] for none)")
+    if settings["eval_suite"]:
+        load_suite(settings["eval_suite"])  # an unknown suite is an error now, not after training
+        root = settings["eval_data_root"]
+        if root and not Path(root).is_dir():
+            raise RecipeError(f"eval_data_root {root} is not a folder")
 
 
 def parse_overrides(pairs: list[str]) -> dict:

@@ -10,56 +10,24 @@ methods are evaluated by sampling on the held-out prompts and ranked against the
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict
 
-from rmbench import models
+from rmbench import models, runs
 from rmbench.data.schema import PreferenceExample
 from rmbench.errors import ModelError, RmbenchError
 from rmbench.terminal import console
 from rmbench.trainers import data as train_data
 from rmbench.trainers.methods import Method, get_method, method_args, method_inputs, method_record, trl_classes
-from rmbench.trainers.recipes import load_recipe
+from rmbench.trainers.recipes import check_method_settings, check_value_types, load_recipe
+from rmbench.trainers.request import TrainRequest
 from rmbench.trainers.sampling import with_pair_length_grouping
 
-RUN_FILE = "rmbench-run.json"
+__all__ = ["TrainRequest", "train"]
 
-
-@dataclass
-class TrainRequest:
-    method: str
-    model: str
-    data: list[str]
-    out: Path
-    recipe: str | None = None
-    overrides: dict = field(default_factory=dict)
-    format: str | None = None
-    resume: bool = False
-    overwrite: bool = False
-    seed: int = 42
-    show_progress: bool = True
-
-
-def prepare_run_folder(request: TrainRequest) -> None:
-    """Refuse to mix two runs in one folder unless the user says how to treat the old one."""
-    out = request.out
-    if out.exists() and any(out.iterdir()):
-        if request.overwrite:
-            shutil.rmtree(out)
-        elif not request.resume:
-            raise RmbenchError(f"{out} already holds a run: pass --resume to continue it or --overwrite to "
-                               "replace it")
-        else:
-            previous = json.loads((out / RUN_FILE).read_text()) if (out / RUN_FILE).is_file() else {}
-            if previous and (previous.get("method"), previous.get("base_model")) != (request.method, request.model):
-                raise RmbenchError(f"--resume: {out} holds a {previous.get('method')} run of "
-                                   f"{previous.get('base_model')}, not {request.method} of {request.model}")
-    elif request.resume:
-        raise RmbenchError(f"--resume: {out} holds no run to resume")
-    out.mkdir(parents=True, exist_ok=True)
+def _check_out(request: TrainRequest) -> None:
+    """--out as asked (a file, not writable, a folder rmbench did not make) fails before anything loads."""
+    runs.check_run_folder(request.out, request.method, request.model, resume=request.resume,
+                          overwrite=request.overwrite)
 
 
 def device_args(train: dict) -> dict:
@@ -123,6 +91,7 @@ def train(request: TrainRequest) -> dict:
     from rmbench.trainers.policy_autoeval import PolicyAutoEval, check_settings
 
     method = get_method(request.method)
+    _check_out(request)
     if method.trainer == "ppo":  # rmbench's own loop, not a TRL trainer
         return _train_ppo(request)
     config_class, trainer_class = trl_classes(method.trainer)
@@ -133,39 +102,42 @@ def train(request: TrainRequest) -> dict:
         fields.add("rpo_alpha")
     fields |= set(method.options)
     train_args, settings = load_recipe(method.name, request.recipe, request.overrides, fields)
+    check_value_types(train_args, config_class)
+    check_method_settings(settings)
     check_settings(method.name, settings)
-    prepare_run_folder(request)
+    # Everything below is checked or loaded before the run folder is touched: a misspelled --data or a bad
+    # setting must never cost the user the finished run that --overwrite would replace.
     inputs, inputs_meta = method_inputs(method, {k: train_args.pop(k) for k in method.options if k in train_args},
                                         request.model, request.seed)
-
     prompted = method.data in train_data.PROMPTED_KINDS  # rloo, grpo, distillation: prompts from any data
     load = train_data.load_prompted if prompted else train_data.load_for
     examples = load(method.data, request.data, request.format, settings["max_examples"])
     train_examples, heldout = train_data.split_examples(examples, settings["heldout_fraction"], request.seed)
     pairwise = isinstance(train_examples[0], PreferenceExample)
-    heldout_path = train_split = None
-    if pairwise and heldout:
-        heldout_path = train_data.write_preference_file(request.out / "heldout.jsonl", heldout)
-        train_split = train_data.write_preference_file(request.out / "train-split.jsonl", train_examples)
-    if (prompted or method.data == "sft") and heldout:  # policies: sampled from, compared with the completion
-        train_data.write_prompt_file(request.out / "heldout-prompts.jsonl", heldout)
-
     model, ref, tokenizer, resolved = load_models(method, request.model, settings, request.seed)
     if not getattr(tokenizer, "chat_template", None):  # an encoder RM (BERT-like): plain text, as eval's raw mode
         settings["chat_template"] = "raw"
     try:
         args = config_class(output_dir=str(request.out), seed=request.seed,
                             **device_args(method_args(method, train_args)))
-    except ValueError as err:  # TRL's own checks (e.g. batch size not a multiple of num_generations)
+    except (ValueError, TypeError) as err:  # TRL's own checks (e.g. batch size not a multiple of num_generations)
         raise RmbenchError(f"{method.name} settings: {err}") from err
     rows = build_rows(method, train_examples, pairwise, settings)
+
+    runs.prepare_run_folder(request.out, request.method, request.model, resume=request.resume,
+                            overwrite=request.overwrite)
+    heldout_path = train_split = None
+    if pairwise and heldout:
+        heldout_path = train_data.write_preference_file(request.out / "heldout.jsonl", heldout)
+        train_split = train_data.write_preference_file(request.out / "train-split.jsonl", train_examples)
+    if (prompted or method.data == "sft") and heldout:  # policies: sampled from, compared with the completion
+        train_data.write_prompt_file(request.out / "heldout-prompts.jsonl", heldout)
     too_long = fit_lengths(rows, tokenizer, args, method, settings)
     meta = run_metadata(method, request, resolved, args, settings)
     meta["chat_template"] = settings.get("chat_template")
     meta.update(method_record(method, args, inputs_meta))
-    (request.out / RUN_FILE).write_text(json.dumps(
-        {**meta, "train_rows": len(rows), "rows_over_max_length": too_long, "heldout_examples": len(heldout),
-         "request": _jsonable(asdict(request))}, indent=2))
+    runs.write_run(request.out, {**meta, "train_rows": len(rows), "rows_over_max_length": too_long,
+                                 "heldout_examples": len(heldout), "request": asdict(request)})
     policy_eval = None
     if method.scorer == "none":
         policy_eval = PolicyAutoEval(request.out, settings, meta, request.show_progress)
@@ -175,7 +147,8 @@ def train(request: TrainRequest) -> dict:
     kwargs.update(inputs)
     trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                             callbacks=[callback], **kwargs)
-    trainer.train(resume_from_checkpoint=_last_checkpoint(request.out) if request.resume else None)
+    resume_from = runs.last_checkpoint(request.out) if request.resume else None
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     final = request.out / "final"
     if settings["lora"]:  # the final checkpoint is a whole model, loadable without peft
         trainer.accelerator.unwrap_model(trainer.model).merge_and_unload().save_pretrained(final)
@@ -199,16 +172,17 @@ def _train_ppo(request: TrainRequest) -> dict:
 
     from accelerate import PartialState
 
-    from rmbench.trainers.policy_autoeval import PolicyAutoEval, check_settings, is_distributed
+    from rmbench.trainers.policy_autoeval import PolicyAutoEval, check_settings
     from rmbench.trainers.ppo import PPOConfig, train_ppo
 
     _, settings = load_recipe("ppo", request.recipe, request.overrides, {f.name for f in fields(PPOConfig)})
+    check_method_settings(settings)
     check_settings("ppo", settings)
     policy_eval = PolicyAutoEval(request.out, settings, show_progress=request.show_progress)
     result = train_ppo(request, on_save=[policy_eval])
     if not PartialState().is_main_process:
         return result
-    return {**result, **policy_eval.rank(isolated=is_distributed())}
+    return {**result, **policy_eval.rank(isolated=runs.is_distributed())}
 
 
 def build_rows(method: Method, examples: list, pairwise: bool, settings: dict) -> list[dict]:
@@ -251,16 +225,3 @@ def count_over_length(rows: list[dict], tokenizer, max_length: int | None) -> in
                     over += 1
                     break
     return over
-
-
-def _last_checkpoint(out: Path) -> str | None:
-    checkpoints = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return str(checkpoints[-1]) if checkpoints else None
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return str(value) if isinstance(value, os.PathLike) else value
