@@ -97,7 +97,16 @@ def test_style_matrix_heat_map_and_escaped_names(tmp_path):
 def test_unwritable_out_is_one_line():
     record = REPO / "leaderboards" / "llmbar" / "records" / "smollm2-judge"
     result = report(record, "--out", "/dev/null/x.html")
-    assert result.exit_code == 2 and "cannot write the report to /dev/null/x.html" in result.output
+    assert result.exit_code == 2 and "cannot write" in result.output and "/dev/null/x.html" in result.output
+
+
+def test_out_never_overwrites_the_record(tmp_path):
+    _, record = evaluated(tmp_path)
+    before = (record / "results.json").read_text()
+    for name in ("results.json", "scores.jsonl"):
+        result = report(record, "--out", record / name)
+        assert result.exit_code == 2 and "would overwrite the record" in result.output
+    assert (record / "results.json").read_text() == before
 
 
 def test_judge_record_page(tmp_path):

@@ -24,6 +24,10 @@ def write_report(path: str | Path, out: Path, texts: bool = False, data_root: st
     if out.suffix.lower() == ".md":
         out = out.with_suffix(".html")
     md = out.with_suffix(".md")
+    inputs = {p.resolve() for r in reports for p in (r.path, r.path.with_name("scores.jsonl"))}
+    for target in (out, md):
+        if target.resolve() in inputs:
+            raise RmbenchError(f"--out {out}: that would overwrite the record {target}; name the page e.g. report.html")
     try:
         atomic_write(out, [to_html(reports)])
         atomic_write(md, [to_markdown(reports)])
