@@ -87,13 +87,23 @@ def eval_command(
     temperature: Annotated[float | None, typer.Option(
         help="With --policy: sampling temperature, 0 = greedy [default: 1.0]")] = None,
     top_p: Annotated[float | None, typer.Option(help="With --policy: nucleus sampling mass [default: 1.0]")] = None,
+    engine: Annotated[str | None, typer.Option(
+        help="Server kind when --reward is an http(s) url: vllm or sglang")] = None,
+    tokenizer: Annotated[str | None, typer.Option(
+        help="Reward server: tokenizer (folder or hub id) to format texts with [default: the served model's name]")]
+    = None,
+    concurrency: Annotated[int | None, typer.Option(help="Requests in flight per server [default: 4]")] = None,
+    policy_url: Annotated[list[str] | None, typer.Option(
+        help="With --policy openai:MODEL: an OpenAI-compatible server (repeatable, or comma-separated)")] = None,
 ):
     """Score a reward model on a suite or on preference data, or a policy (--policy) by its completions."""
     from rmbench.evals.run import EvalRequest, run_eval
 
     show_progress = progress and sys.stdout.isatty()
     policy_only = {"--judge-rm": judge_rm, "--baseline-policy": baseline_policy, "--max-new-tokens": max_new_tokens,
-                   "--temperature": temperature, "--top-p": top_p}
+                   "--temperature": temperature, "--top-p": top_p, "--policy-url": policy_url}
+    server_options = {k: v for k, v in {"engine": engine, "tokenizer": tokenizer, "concurrency": concurrency}.items()
+                      if v is not None}
     if policy is not None:
         from rmbench.evals.policy import PolicyEvalRequest, policy_table, run_policy_eval
 
@@ -111,10 +121,13 @@ def eval_command(
             seed=seed, limit=limit, format=format, split=split, out=out,
             policy_options={"dtype": dtype, "device": device, "chat_template": chat_template,
                             "max_length": max_length, "batch_tokens": batch_tokens,
-                            "trust_remote_code": trust_remote_code},
+                            "trust_remote_code": trust_remote_code,
+                            **({"concurrency": concurrency} if concurrency is not None else {})},
+            policy_urls=policy_url or [],
             judge_options={"dtype": dtype, "device": device, "trust_remote_code": trust_remote_code,
                            "baseline_train": baseline_train, "allow_random_head": allow_random_head,
-                           "judge_url": judge_url, "judge_mode": judge_mode, "judge_template": judge_template},
+                           "judge_url": judge_url, "judge_mode": judge_mode, "judge_template": judge_template,
+                           **{k: v for k, v in server_options.items() if k != "concurrency"}},
             show_progress=show_progress))
         for table in policy_table(record):
             console.print(table)
@@ -133,7 +146,7 @@ def eval_command(
                         "allow_random_head": allow_random_head, "judge_url": judge_url, "judge_mode": judge_mode,
                         "judge_template": judge_template},
         model_options={"dtype": dtype, "device": device, "chat_template": chat_template, "max_length": max_length,
-                       "batch_tokens": batch_tokens, "trust_remote_code": trust_remote_code},
+                       "batch_tokens": batch_tokens, "trust_remote_code": trust_remote_code, **server_options},
         show_progress=show_progress, strict=strict)
     record, _ = run_eval(request)
     render_record(record)

@@ -79,11 +79,17 @@ class Generation:
     prompt_tokens: int
     stopped: bool  # a stop token ended it; False = it ran into max_new_tokens
     prompt_truncated: bool  # the prompt was cut from the left to leave room for max_new_tokens
+    count: int | None = None  # tokens a server reports sampling (it sends no ids); None: len(token_ids)
+
+    @property
+    def sampled(self) -> int:
+        """Tokens drawn, the stop token included."""
+        return len(self.token_ids) if self.count is None else self.count
 
     @property
     def new_tokens(self) -> int:
         """Completion length in tokens, not counting the stop token."""
-        return len(self.token_ids) - int(self.stopped)
+        return self.sampled - int(self.stopped)
 
 
 def prompt_key(prompt: list[Message]) -> str:

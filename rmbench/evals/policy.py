@@ -35,8 +35,9 @@ from rmbench.data.adapters import FORMATS, Adapter, get_adapter, match_format
 from rmbench.data.loading import record_sources
 from rmbench.data.schema import Message, PreferenceExample, SFTExample, UnpairedExample
 from rmbench.errors import DataError, RmbenchError
-from rmbench.evals.generation import Generation, PolicyModel, SamplingSettings, kl_estimates
+from rmbench.evals.generation import Generation, SamplingSettings, kl_estimates
 from rmbench.evals.metrics import bootstrap_ci, win_outcome
+from rmbench.evals.remote_generation import OPENAI_PREFIX, load_policy
 from rmbench.results import build_record, write_results
 
 PROMPTS_FORMAT = "prompts"
@@ -85,6 +86,7 @@ class PolicyEvalRequest:
     # baseline is sampled once per run, not once per checkpoint
     policy_options: dict = field(default_factory=dict)  # dtype, device, chat_template, max_length, batch_tokens,
     # batch_size, trust_remote_code: for the policy, baseline and reference alike
+    policy_urls: list[str] = field(default_factory=list)  # servers for openai:MODEL policies (and baselines)
     judge_options: dict = field(default_factory=dict)  # build_scorer's options: dtype, device, baseline_train,
     # allow_random_head, judge_url, judge_mode, judge_template, ...
     show_progress: bool = True
@@ -206,7 +208,7 @@ def length_stats(generations: Sequence[Generation], max_new_tokens: int) -> dict
     chars = np.array([len(g.completion) for g in generations], dtype=float)
     return {"tokens_mean": float(tokens.mean()), "tokens_median": float(np.median(tokens)),
             "tokens_max": int(tokens.max()), "chars_mean": float(chars.mean()), "chars_median": float(np.median(chars)),
-            "hit_max_fraction": float(np.mean([not g.stopped and len(g.token_ids) >= max_new_tokens
+            "hit_max_fraction": float(np.mean([not g.stopped and g.sampled >= max_new_tokens
                                                for g in generations])),
             "empty_fraction": float(np.mean(chars == 0))}
 
@@ -225,12 +227,12 @@ def run_policy_eval(request: PolicyEvalRequest) -> tuple[dict, list[dict]]:
     show = request.show_progress
     timing: dict[str, Any] = {"examples": len(prompts)}
 
-    policy = PolicyModel(request.policy, **request.policy_options)
+    policy = load_policy(request.policy, request.policy_urls, request.policy_options)
     generations, timing["generation"] = policy.generate(messages, settings, cache_dir, show, f"policy {policy.name}")
     model = {**policy.describe(), "kind": "policy"}
     kl = None
     if request.ref:
-        ref = PolicyModel(request.ref, **request.policy_options)
+        ref = load_policy(request.ref, [], request.policy_options)
         kl, timing["kl"] = kl_estimates(policy, ref, messages, generations, settings, cache_dir, show)
         model["reference"] = ref.describe()
         ref.release()
@@ -238,7 +240,7 @@ def run_policy_eval(request: PolicyEvalRequest) -> tuple[dict, list[dict]]:
 
     baseline = None
     if request.baseline_policy:
-        base = PolicyModel(request.baseline_policy, **request.policy_options)
+        base = load_policy(request.baseline_policy, request.policy_urls, request.policy_options)
         baseline, timing["baseline_generation"] = base.generate(messages, settings, cache_dir, show,
                                                                 f"baseline {base.name}")
         model["baseline"] = base.describe()
@@ -290,6 +292,13 @@ def _check(request: PolicyEvalRequest) -> None:
                            "(e.g. a reward model folder or baseline:length)")
     if request.ref is not None and request.ref.lower() == "none":
         raise RmbenchError("--ref with --policy names the reference policy for KL; leave it out to skip KL")
+    served = [s for s in (request.policy, request.baseline_policy, request.ref) if s and s.startswith(OPENAI_PREFIX)]
+    if request.ref and served:
+        raise RmbenchError(f"KL to --ref needs the log-probabilities of the sampled tokens under local weights, which "
+                           f"{served[0]} (a served model) does not give: drop --ref, or use local checkpoints")
+    if request.policy_urls and not served:
+        raise RmbenchError("--policy-url applies to served policies: write --policy openai:MODEL (or "
+                           "--baseline-policy openai:MODEL)")
     if not request.data and request.prompts is None:
         raise RmbenchError("policy evaluation needs prompts: pass --data FILE (preference, SFT or {\"prompt\": ...} "
                            "records)")
@@ -366,7 +375,7 @@ def _rows(prompts, generations, baseline, rewards, baseline_rewards, outcomes, k
                "kl": kl[n] if kl else None,
                **{name: (rouge[n] or {}).get(name) for name in ROUGE_TYPES},
                "tokens": g.new_tokens, "chars": len(g.completion), "stopped": g.stopped,
-               "hit_max": not g.stopped and len(g.token_ids) >= settings.max_new_tokens,
+               "hit_max": not g.stopped and g.sampled >= settings.max_new_tokens,
                "baseline_tokens": baseline[n].new_tokens if baseline else None,
                "baseline_chars": len(baseline[n].completion) if baseline else None,
                "truncated": g.prompt_truncated}

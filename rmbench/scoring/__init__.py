@@ -50,6 +50,16 @@ def build_scorer(reward: str | None = None, *, judge: str | None = None, ref: st
 
         return build_judge(judge, url=judge_url, mode=judge_mode, template=judge_template, seed=seed,
                            **model_options)
+    from rmbench.scoring.remote import REMOTE_OPTIONS, build_remote_scorer, remote_engine
+
+    if remote_engine(reward, model_options.get("engine")):
+        if ref is not None or allow_random_head or beta is not None or length_normalize is not None:
+            raise RmbenchError(f"{reward} is a reward server: --ref, --beta, --length-normalize and "
+                               "--allow-random-head apply to local checkpoints")
+        return build_remote_scorer(reward, seed=seed, **model_options)
+    given = [k for k in REMOTE_OPTIONS if model_options.pop(k, None) is not None]
+    if given:
+        raise RmbenchError(f"--{given[0]} applies to reward servers: write --reward vllm:URL or sglang:URL")
     if reward.startswith("baseline:"):
         if ref is not None or allow_random_head:
             raise RmbenchError(f"{reward} is a baseline: --ref and --allow-random-head apply to model checkpoints")
