@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from rmbench.errors import ModelError
+from rmbench.scoring import implicit
 from rmbench.scoring.base import Item
 from rmbench.scoring.implicit import ImplicitRewardScorer
 from tests import tiny
@@ -66,23 +67,49 @@ def test_ref_free_and_length_normalised_modes_follow_their_formulas(policy_and_r
 
 
 def test_prompt_tokens_do_not_count(policy_and_ref):
-    """Scramble the logits at every position that predicts a prompt token: nothing changes."""
+    """Scramble the final hidden states (what the logits are computed from) at every position
+    that predicts a prompt token: nothing changes."""
     policy, _ = policy_and_ref
     scorer = ImplicitRewardScorer(str(policy), None, dtype="fp32", share_prompt=False)
     before = scores(scorer)
     prompt_len = len(scorer.tokenize(ITEMS[0]).prompt)
 
     def scramble(module, inputs, output):
-        output = output.clone()
-        output[:, : prompt_len - 1] = torch.randn_like(output[:, : prompt_len - 1]) * 100
+        hidden = output.last_hidden_state.clone()
+        hidden[:, : prompt_len - 1] = torch.randn_like(hidden[:, : prompt_len - 1]) * 100
+        output.last_hidden_state = hidden
         return output
 
-    handle = scorer.policy.lm_head.register_forward_hook(scramble)
+    handle = scorer.policy.model.register_forward_hook(scramble)
     try:
         after = scores(scorer, ITEMS[:3])  # the items sharing PROMPT, so prompt_len is theirs
     finally:
         handle.remove()
     assert after == pytest.approx(before[:3], abs=1e-5)
+
+
+def test_chunked_log_probabilities_equal_a_full_log_softmax(policy_and_ref, monkeypatch):
+    """logit[target] - logsumexp, a few positions at a time, against the vocabulary-wide
+    log-softmax in float64: equal to 1e-5, with spans that start, stop and cross chunk edges."""
+    from transformers import AutoModelForCausalLM
+
+    policy, _ = policy_and_ref
+    model = AutoModelForCausalLM.from_pretrained(policy).eval()
+    torch.manual_seed(0)
+    ids = torch.randint(0, model.config.vocab_size, (3, 23))
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits
+    targets = torch.randint(0, model.config.vocab_size, (3, 23))
+    spans = [(0, 23), (5, 17), (22, 23)]
+    full = torch.log_softmax(logits.double(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    expected = [full[n, a:b].sum().item() for n, (a, b) in enumerate(spans)]
+    for chunk in (4, 7, implicit.LOGP_CHUNK):
+        monkeypatch.setattr(implicit, "LOGP_CHUNK", chunk)
+        assert implicit._token_logps(logits, targets, spans).tolist() == pytest.approx(expected, abs=1e-5)
+    bf16 = logits.bfloat16()  # chunks are upcast one at a time: the same as upcasting the whole
+    full16 = torch.log_softmax(bf16.double(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    assert implicit._token_logps(bf16, targets, spans).tolist() == pytest.approx(
+        [full16[n, a:b].sum().item() for n, (a, b) in enumerate(spans)], abs=1e-5)
 
 
 def test_shared_prompt_and_full_forward_agree_and_batching_does_not_matter(policy_and_ref):

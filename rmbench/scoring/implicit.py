@@ -10,12 +10,19 @@ its KV cache is copied into the batch of completions; only the completion tokens
 recomputed. Where the tokenizer merges tokens across the prompt/completion boundary (so
 the prompt's tokens are not a prefix of the whole), that item falls back to a full
 forward pass of its own: correct first, fast second.
+
+Log-probabilities come from the target tokens' logits minus a logsumexp over the
+vocabulary, a few hundred positions at a time: the vocabulary-wide log-softmax of a batch
+(49k columns for SmolLM2, 150k for Qwen) would be its largest tensor. Positions whose next
+token is not scored (the prompt) get no vocabulary projection at all where the model
+accepts `logits_to_keep`.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -30,6 +37,10 @@ from rmbench.scoring import formatting
 from rmbench.scoring.base import Item, ScoredBatch
 from rmbench.scoring.batching import plan_batches
 from rmbench.scoring.runtime import default_batch_tokens, dtype_name, model_max_length, pick_device, pick_dtype
+
+# Positions per log-probability step: 256 x 49k vocabulary in fp32 is 50 MB, against 400 MB
+# for the logits of a whole 2048-token CPU batch.
+LOGP_CHUNK = 256
 
 
 @dataclass
@@ -142,9 +153,9 @@ class ImplicitRewardScorer:
         lengths = [len(tokenized[i].prompt) + len(tokenized[i].completion) for i in indices]
         for batch in plan_batches(lengths, self.batch_tokens):
             rows = [tokenized[indices[b]] for b in batch]
-            ids, attention, targets = _full_batch(rows, self.tokenizer.pad_token_id, self.device)
-            per_model = [_sequence_logps(m, ids, attention, targets) for m in self._models()]
-            counts = (targets != -100).sum(dim=1).float().cpu()
+            ids, attention, targets, spans = _full_batch(rows, self.tokenizer.pad_token_id, self.device)
+            per_model = [_sequence_logps(m, ids, attention, targets, spans) for m in self._models()]
+            counts = torch.tensor([len(r.completion) for r in rows], dtype=torch.float)
             scores = self._reward(per_model[0], per_model[1] if self.ref is not None else None, counts)
             picked = [indices[b] for b in batch]
             yield ScoredBatch(picked, scores, [tokenized[i].truncated for i in picked],
@@ -185,43 +196,59 @@ def _check_same_vocabulary(policy_tok, ref_tok, policy: str, ref: str) -> None:
 
 
 def _full_batch(rows: list[Tokenized], pad_id: int, device):
-    """Right-padded prompt+completion rows; targets hold the next token on completion positions only."""
+    """Right-padded prompt+completion rows; targets[n, t] is the token position t predicts, and
+    spans[n] the (start, stop) positions whose targets are the completion's tokens."""
     longest = max(len(r.prompt) + len(r.completion) for r in rows)
     ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
     attention = torch.zeros((len(rows), longest), dtype=torch.long)
-    targets = torch.full((len(rows), longest - 1), -100, dtype=torch.long)
+    targets = torch.zeros((len(rows), longest), dtype=torch.long)
+    spans = []
     for n, r in enumerate(rows):
         seq = r.prompt + r.completion
         ids[n, : len(seq)] = torch.tensor(seq)
         attention[n, : len(seq)] = 1
+        targets[n, : len(seq) - 1] = ids[n, 1: len(seq)]
         # position t predicts token t+1: completion tokens start at len(prompt)
-        targets[n, len(r.prompt) - 1: len(seq) - 1] = torch.tensor(r.completion)
-    return ids.to(device), attention.to(device), targets.to(device)
+        spans.append((len(r.prompt) - 1, len(seq) - 1))
+    return ids.to(device), attention.to(device), targets.to(device), spans
+
+
+def _accepts_logits_to_keep(model) -> bool:
+    return "logits_to_keep" in inspect.signature(model.forward).parameters
 
 
 @torch.inference_mode()
-def _sequence_logps(model, ids, attention, targets) -> torch.Tensor:
-    logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1]
-    return _gather_logps(logits, targets)
+def _sequence_logps(model, ids, attention, targets, spans: list[tuple[int, int]]) -> torch.Tensor:
+    first = min(start for start, _ in spans)  # no row scores a position before this one
+    if first > 0 and _accepts_logits_to_keep(model):  # skip the vocabulary projection of shared prompt positions
+        logits = model(input_ids=ids, attention_mask=attention, logits_to_keep=ids.shape[1] - first).logits
+        return _token_logps(logits, targets[:, first:], [(a - first, b - first) for a, b in spans])
+    logits = model(input_ids=ids, attention_mask=attention).logits
+    return _token_logps(logits, targets, spans)
 
 
-def _gather_logps(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Sum of log p(target) over positions whose target is not -100, one row at a time (the
-    vocabulary-wide log-softmax of a whole batch would be its largest tensor)."""
-    sums = []
-    for row_logits, row_targets in zip(logits, targets):
-        keep = row_targets != -100
-        if not keep.any():
-            sums.append(torch.tensor(0.0))
-            continue
-        logps = torch.log_softmax(row_logits[keep].float(), dim=-1)
-        sums.append(logps.gather(-1, row_targets[keep].unsqueeze(-1)).sum().cpu())
-    return torch.stack(sums)
+def _token_logps(logits: torch.Tensor, targets: torch.Tensor, spans: list[tuple[int, int]]) -> torch.Tensor:
+    """Per row n, the sum over positions t in spans[n] of log p(targets[n, t]), computed as
+    logit[target] - logsumexp(logits) over LOGP_CHUNK positions at a time: no vocabulary-wide
+    log-softmax is ever materialised, and each chunk is a view of the logits, not a copy."""
+    sums = torch.zeros(len(spans), dtype=torch.float64, device=logits.device)
+    for n, (start, stop) in enumerate(spans):
+        for a in range(start, stop, LOGP_CHUNK):
+            b = min(a + LOGP_CHUNK, stop)
+            chunk = logits[n, a:b].float()  # a no-op in fp32; a chunk-sized copy in bf16
+            picked = chunk.gather(-1, targets[n, a:b].unsqueeze(-1)).squeeze(-1)
+            sums[n] += (picked.double() - torch.logsumexp(chunk, dim=-1).double()).sum()
+    return sums.cpu()  # float64: a sum of hundreds of log-probabilities loses digits in fp32
 
 
 @torch.inference_mode()
 def _prompt_state(model, prompt: list[int], device):
-    out = model(input_ids=torch.tensor([prompt], device=device), use_cache=True)
+    """The prompt's KV cache and the logits at its last position (which predict the first
+    completion token); earlier positions get no vocabulary projection where the model allows."""
+    inputs = {"input_ids": torch.tensor([prompt], device=device), "use_cache": True}
+    if _accepts_logits_to_keep(model):
+        inputs["logits_to_keep"] = 1
+    out = model(**inputs)
     return out.past_key_values, out.logits[0, -1]
 
 
@@ -234,13 +261,15 @@ def _completion_logps(model, state, rows: list[list[int]], pad_id: int, device) 
     longest = max(len(r) for r in rows)
     ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
     completion_mask = torch.zeros((len(rows), longest), dtype=torch.long)
-    targets = torch.full((len(rows), longest), -100, dtype=torch.long)
     for n, r in enumerate(rows):
         ids[n, : len(r)] = torch.tensor(r)
         completion_mask[n, : len(r)] = 1
-        targets[n, : len(r)] = torch.tensor(r)
     attention = torch.cat([torch.ones((len(rows), prompt_len), dtype=torch.long), completion_mask], dim=1)
     out = model(input_ids=ids.to(device), attention_mask=attention.to(device), past_key_values=cache, use_cache=True)
-    # the prompt's last position predicts the first completion token
-    logits = torch.cat([last_logits.expand(len(rows), 1, -1), out.logits[:, :-1]], dim=1)
-    return _gather_logps(logits, targets.to(device))
+    # the prompt's last position predicts the first completion token; completion position t predicts t+1
+    last = last_logits.float()
+    first = last[[r[0] for r in rows]] - torch.logsumexp(last, dim=-1)
+    targets = torch.zeros_like(ids)
+    targets[:, :-1] = ids[:, 1:]
+    rest = _token_logps(out.logits, targets.to(device), [(0, len(r) - 1) for r in rows])
+    return first.double().cpu() + rest
