@@ -148,6 +148,13 @@ def eval_command(
         model_options={"dtype": dtype, "device": device, "chat_template": chat_template, "max_length": max_length,
                        "batch_tokens": batch_tokens, "trust_remote_code": trust_remote_code, **server_options},
         show_progress=show_progress, strict=strict)
+    if suite == "battery":  # every standard suite whose data is reachable, one model load, one score cache
+        from rmbench.battery import battery_table, run_battery
+
+        console.print(battery_table(run_battery(request)))
+        console.print(f"wrote {escape(str(out))}/SUITE/results.json per suite and {escape(str(out))}/battery.json",
+                      highlight=False)
+        return
     record, _ = run_eval(request)
     render_record(record)
     if out:

@@ -36,6 +36,8 @@ class EvalRequest:
     model_options: dict = field(default_factory=dict)  # dtype, device, chat_template, max_length, ...
     show_progress: bool = True
     strict: bool = False  # a record the loader would skip is an error instead
+    scorer: object | None = None  # a scorer already built (the battery shares one model across suites)
+    cache_dir: Path | None = None  # score cache folder; default OUT/.cache (the battery shares one)
 
 
 def run_eval(request: EvalRequest) -> tuple[dict, list[dict]]:
@@ -48,9 +50,10 @@ def run_eval(request: EvalRequest) -> tuple[dict, list[dict]]:
         raise RmbenchError("nothing to evaluate on: pass --suite NAME or --data FILE")
     loaded = load_examples(request, suite)
     examples, sources = loaded.examples, loaded.sources
-    scorer = build_scorer(request.reward, judge=request.judge, seed=request.seed,
-                          baseline_train=request.baseline_train, **request.scorer_options, **request.model_options)
-    cache_dir = request.out / ".cache" if request.out else None
+    scorer = request.scorer or build_scorer(request.reward, judge=request.judge, seed=request.seed,
+                                            baseline_train=request.baseline_train, **request.scorer_options,
+                                            **request.model_options)
+    cache_dir = request.cache_dir or (request.out / ".cache" if request.out else None)
     if getattr(scorer, "kind", "") == "judge" and getattr(scorer, "mode", "") == "pairwise":
         scored = judge_examples(examples, scorer, cache_dir=cache_dir, show_progress=request.show_progress)
     else:
