@@ -118,8 +118,8 @@ def test_an_interrupted_generation_resumes_from_the_cache(prompts_file, tmp_path
 
 
 def test_raw_template_uses_plain_completions(prompts_file, tmp_path):
-    with ScriptedServer(model="p", complete=answer) as server:
-        result = run("--policy", "openai:p", "--policy-url", server.url, "--data", str(prompts_file),
+    with ScriptedServer(model="p", complete=answer) as server:  # a /v1 url, as OpenAI clients take, works too
+        result = run("--policy", "openai:p", "--policy-url", server.url + "/v1/", "--data", str(prompts_file),
                      "--chat-template", "raw", "--limit", "2", "--out", str(tmp_path / "raw"), "--no-progress")
         assert result.exit_code == 0, result.output
         bodies = server.posted("/v1/completions")

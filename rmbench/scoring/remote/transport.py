@@ -78,6 +78,15 @@ def check_url(url: str, what: str) -> str:
     return url.strip().rstrip("/")
 
 
+def server_root(url: str) -> str:
+    """`http://host:8000/v1` -> `http://host:8000`: OpenAI clients are given the /v1 url, while
+    rmbench's paths (/v1/models, /classify, /v1/chat/completions) start at the server's root."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.path.rstrip("/").endswith("/v1"):
+        parts = parts._replace(path=parts.path.rstrip("/")[: -len("/v1")])
+    return urllib.parse.urlunsplit(parts).rstrip("/")
+
+
 def split_urls(text: str | list[str] | tuple[str, ...], what: str) -> list[str]:
     """`a,b` or a list of them -> checked urls, in order, without repeats."""
     pieces = [text] if isinstance(text, str) else list(text)
@@ -109,7 +118,7 @@ class Server:
                  retries: int = 4, backoff: float = 1.0):
         if retries < 0 or backoff < 0 or timeout <= 0:
             raise RmbenchError("server retries and backoff must be at least 0, the timeout above 0")
-        self.url = check_url(url, role)
+        self.url = server_root(check_url(url, role))
         self.public = public_url(self.url)
         self.role = role
         self.api_key_env = api_key_env
@@ -201,7 +210,7 @@ class Server:
                                f"in ${self.api_key_env} (it {key})")
         if status in (404, 405):
             raise RmbenchError(f"{self.role} {where} answered HTTP {status}{said}: no such endpoint there; check the "
-                               "url (the server's root, not .../v1) and --engine")
+                               "url and that the server is the kind named (--engine, vllm:, sglang:)")
         if status in (400, 413, 422) and _TOO_LONG.search(detail or ""):
             raise RequestRefused(f"HTTP {status}{said}")
         raise RmbenchError(f"{self.role} {where} rejected the request with HTTP {status}{said}: check the model "
