@@ -141,3 +141,16 @@ def test_served_policy_mistakes_are_one_line(prompts_file, tiny_lm, extra, fragm
         result = run(*extra, "--data", str(prompts_file), "--no-progress")
     assert result.exit_code == 2, result.output
     assert fragment in result.output and "Traceback" not in result.output
+
+
+def test_a_served_policy_judged_by_a_served_reward_model(prompts_file, tiny_rm, tmp_path):
+    out = tmp_path / "out"
+    with ScriptedServer(model="p", complete=answer) as policy, ScriptedServer("sglang", "rm") as rm:
+        result = run("--policy", "openai:p", "--policy-url", policy.url, "--data", str(prompts_file),
+                     "--judge-rm", f"sglang:{rm.url}", "--tokenizer", str(tiny_rm), "--out", str(out), "--no-progress")
+        assert result.exit_code == 0, result.output
+        scored = [row for body in rm.posted()[1:] for row in body["input_ids"]]  # after the probe
+    assert len(scored) == 5  # each unique completion once
+    record = json.loads((out / "results.json").read_text())
+    assert record["model"]["judge"]["name"] == "rm" and record["model"]["judge"]["backend"] == "sglang"
+    assert all(isinstance(row["reward"], float) for row in rows_of(out))
