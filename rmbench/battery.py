@@ -31,7 +31,7 @@ from rmbench.leaderboard import build_boards
 from rmbench.results import atomic_write
 from rmbench.scoring import build_scorer
 
-BATTERY = ("rewardbench", "rewardbench2", "rm-bench", "judgebench", "rmb", "llmbar")
+BATTERY = ("rewardbench", "rewardbench2", "rm-bench", "judgebench", "rmb", "m-rewardbench", "llmbar")
 SUMMARY_FILE = "battery.json"
 RESAMPLES = 1000
 

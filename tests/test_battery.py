@@ -15,6 +15,7 @@ from rmbench import battery
 from rmbench.cli import app
 from tests.conftest import write_jsonl
 from tests.test_suites_judgebench import JB_FILE, jb_pairs
+from tests.test_suites_m_rewardbench import write_languages
 from tests.test_suites_rmb import write_tree
 
 runner = CliRunner()
@@ -41,6 +42,7 @@ def data_root(root: Path) -> Path:
     (root / "rm-bench" / "chat_filtered.json").write_text(json.dumps([
         {"id": f"c{i}", "prompt": f"chat {i}", "chosen": [f"yes {i}", f"yes yes {i}", f"**yes** {i}"],
          "rejected": [f"no {i}", f"no no {i}", f"**no** {i}"], "subset": "alpacaeval"} for i in range(5)]))
+    write_languages(root / "m-rewardbench", sources=("alpacaeval-easy", "hep-go"), per_source=1)
     (root / "rewardbench").mkdir()
     pyarrow.parquet.write_table(pyarrow.Table.from_pylist([
         {"id": i, "prompt": f"rb question {i}", "chosen": f"a good long answer {i}", "rejected": f"bad {i}",
@@ -72,6 +74,7 @@ def test_battery_cli_every_format(tmp_path):
         assert lines[name]["n"] == sum(s["n"] for s in record["subsets"].values())
         assert name in result.output
     assert lines["rm-bench"]["partial"] and "partial" in lines["rm-bench"]["label"]
+    assert lines["m-rewardbench"]["n"] == 23 * 2
     assert lines["judgebench"]["n"] == 12
     board = runner.invoke(app, ["leaderboard", str(tmp_path / "out" / "judgebench"), "--format", "md",
                                 "--resamples", "100", "--out", str(tmp_path / "board.md")])

@@ -1,4 +1,4 @@
-"""Adapters for the benchmark files of the standard battery: JudgeBench, RMB, PPE.
+"""Adapters for the benchmark files of the standard battery: JudgeBench, RMB, M-RewardBench.
 
 Each reads the upstream files exactly as they are published (no conversion step) and
 declares, in meta["rmbench_metric"], the metric its benchmark scores it with, because that
@@ -14,6 +14,8 @@ rmbench.data.skips, never fatal to the file.
 
 from __future__ import annotations
 
+import re
+from pathlib import PurePath
 from typing import Any
 
 from rmbench.data import adapters
@@ -162,7 +164,36 @@ class RMBBoNAdapter(_OwnSubset):
                                  [_answer(rec, "bon_best")], rejected, meta)
 
 
-SUITE_ADAPTERS: tuple[Adapter, ...] = (JudgeBenchAdapter(), RMBBoNAdapter(), RMBPairwiseAdapter())
+_FLORES = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")  # M-RewardBench's config names: deu_Latn, zho_Hant, ...
+
+
+class MRewardBenchAdapter(Adapter):
+    """M-RewardBench (CohereLabsCommunity/multilingual-reward-bench): RewardBench rows translated
+    into 23 languages, one config (folder) per language: id, language, prompt, chosen, rejected,
+    chosen_model, rejected_model, source (the RewardBench subset). The rmbench subset is
+    "<config>/<source>", the config read from the file's folder (deu_Latn/test-*.parquet)."""
+
+    name = "m-rewardbench"
+
+    def detect(self, record: dict) -> bool:
+        return {"prompt", "chosen", "rejected", "language", "source"} <= record.keys() and isinstance(
+            record.get("chosen"), str)
+
+    def convert(self, record: Any, index: int, subset: str | None = None, source: str | None = None):
+        if subset is None and isinstance(record, dict) and isinstance(record.get("source"), str):
+            folder = PurePath(source).parent.name if source else ""
+            language = folder if _FLORES.match(folder) else str(record.get("language") or "unknown")
+            subset = f"{language}/{record['source']}"
+        return super().convert(record, index, subset, source)
+
+    def build(self, rec) -> PreferenceExample:
+        meta = {**rec.meta("prompt", "chosen", "rejected"), METRIC_KEY: "m_rewardbench"}
+        return PreferenceExample(rec.id, rec.subset, rec.prompt("prompt"), [_text(rec, "chosen")],
+                                 [_text(rec, "rejected")], meta)
+
+
+SUITE_ADAPTERS: tuple[Adapter, ...] = (JudgeBenchAdapter(), RMBBoNAdapter(), RMBPairwiseAdapter(),
+                                       MRewardBenchAdapter())
 
 
 def register(*new: Adapter) -> None:
