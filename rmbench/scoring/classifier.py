@@ -82,12 +82,25 @@ class ClassifierScorer:
                 "device": str(self.device), "chat_template": self.template_mode, "max_length": self.max_length,
                 "batch_tokens": self.batch_tokens, "random_head": self.random_head}
 
-    def score(self, items: Sequence[Item]) -> Iterator[ScoredBatch]:
+    def _token_ids(self, items: Sequence[Item]) -> tuple[list[list[int]], list[bool]]:
         token_ids = formatting.tokenize_conversations(
             self.tokenizer, self.template_mode, [(i.prompt, i.completion) for i in items])
         truncated = [len(ids) > self.max_length for ids in token_ids]
         # Keep the end: the completion and the last token the reward is read from.
-        token_ids = [ids[-self.max_length:] for ids in token_ids]
+        return [ids[-self.max_length:] for ids in token_ids], truncated
+
+    def plan(self, items: Sequence[Item]) -> tuple[list[list[int]], list[int]]:
+        """The batches score() cuts (indices into items) and their token counts. A data-parallel
+        run hands each process whole batches of this plan, and score() on a union of whole
+        batches, in plan order, cuts exactly those batches again (a batch closes on its first,
+        longest row and its row count alone), so every text is scored beside the same texts
+        as in one process."""
+        token_ids, _ = self._token_ids(items)
+        batches = plan_batches([len(ids) for ids in token_ids], self.batch_tokens)
+        return batches, [sum(len(token_ids[i]) for i in batch) for batch in batches]
+
+    def score(self, items: Sequence[Item]) -> Iterator[ScoredBatch]:
+        token_ids, truncated = self._token_ids(items)
         for batch in plan_batches([len(ids) for ids in token_ids], self.batch_tokens):
             scores = self.forward([token_ids[i] for i in batch])
             yield ScoredBatch(batch, scores, [truncated[i] for i in batch],

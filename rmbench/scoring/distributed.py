@@ -1,0 +1,93 @@
+"""Data-parallel scoring under `accelerate launch --num_processes N -m rmbench eval ...`.
+
+Every process builds the same unique requests and reads the same caches; the requests
+still to do are split across processes in whole batches of the backend's own plan (a
+backend that can say how it batches, `plan(requests)`, gets each batch scored exactly
+as one process would score it, so fp32 scores match a single-process run bit for bit),
+balanced by tokens, largest batches first to the least loaded process, each process
+keeping its batches in the global (length-sorted) order. Each process appends to its own
+cache shard (`NAME.rankR-of-N.jsonl` beside `NAME.jsonl`), so no two processes write one
+file; every shard of any earlier run is read back, so an interrupted run resumes with any
+number of processes. The answers are then gathered to every process; only the main
+process writes the record.
+
+Outside `accelerate launch` (WORLD_SIZE unset or 1) nothing here changes anything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def world() -> tuple[int, int]:
+    """(this process's rank, number of processes); (0, 1) unless launched with several."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0, 1
+    from accelerate import PartialState
+
+    state = PartialState()
+    return state.process_index, state.num_processes
+
+
+def is_main() -> bool:
+    return world()[0] == 0
+
+
+def local_device():
+    """The accelerator this process owns (cuda:LOCAL_RANK), or None when not launched with several."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import PartialState
+
+    return PartialState().device
+
+
+def split_batches(batches: Sequence[Sequence[int]], weights: Sequence[int], size: int) -> list[list[int]]:
+    """Whole batches to `size` processes: heaviest first to the least loaded (ties: lowest rank),
+    then each process's indices in the batches' global order."""
+    loads = [0] * size
+    owner = [0] * len(batches)
+    for b in sorted(range(len(batches)), key=lambda b: (-weights[b], b)):
+        rank = min(range(size), key=lambda r: (loads[r], r))
+        owner[b] = rank
+        loads[rank] += weights[b]
+    return [[i for b, batch in enumerate(batches) if owner[b] == rank for i in batch] for rank in range(size)]
+
+
+def share(requests: Sequence, backend, rank: int, size: int) -> list[int]:
+    """Indices of the requests this process answers."""
+    plan = getattr(backend, "plan", None)
+    if callable(plan):
+        batches, weights = plan(requests)
+    else:  # no batch plan to keep: one request per unit, weighed by its text
+        batches = [[i] for i in range(len(requests))]
+        weights = [len(str(r)) for r in requests]
+    return split_batches(batches, weights, size)[rank]
+
+
+def shard_path(cache_path: Path, rank: int, size: int) -> Path:
+    return cache_path.with_name(f"{cache_path.stem}.rank{rank}-of-{size}{cache_path.suffix}")
+
+
+def cache_files(cache_path: Path) -> list[Path]:
+    """The single-process cache and every shard any earlier run left beside it."""
+    shards = sorted(cache_path.parent.glob(f"{cache_path.stem}.rank*-of-*{cache_path.suffix}"))
+    return ([cache_path] if cache_path.is_file() else []) + shards
+
+
+def gather(rows: list) -> list:
+    """Every process's rows, on every process (a no-op outside a multi-process launch)."""
+    if world()[1] <= 1:
+        return rows
+    from accelerate.utils import gather_object
+
+    return gather_object(rows)
+
+
+def barrier() -> None:
+    if world()[1] > 1:
+        from accelerate import PartialState
+
+        PartialState().wait_for_everyone()
