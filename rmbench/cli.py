@@ -34,12 +34,23 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except RmbenchError as err:
-            errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            _error_line(str(err))
+            raise typer.Exit(2) from None
+        except OSError as err:
+            if err.filename is None:  # not about a file the user named: a bug, keep its traceback
+                raise
+            where = f"{err.filename}" + (f" -> {err.filename2}" if err.filename2 else "")
+            _error_line(f"{where}: {err.strerror or err}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             errors.print("[yellow]interrupted[/]: finished batches are cached; rerun the same command to resume")
             raise typer.Exit(130) from None
     return wrapper
+
+
+def _error_line(message: str) -> None:
+    """One red line; the message is plain text (a subset named `[v2]` prints as `[v2]`)."""
+    errors.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
 
 
 @app.command("eval")
@@ -55,6 +66,8 @@ def eval_command(
     split: Annotated[str | None, typer.Option(help="Split of a hub dataset")] = None,
     limit: Annotated[int | None, typer.Option(help="First N examples of each source (quick checks)")] = None,
     out: Annotated[Path | None, typer.Option(help="Write results.json and scores.jsonl here")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        help="Replace the record of another model or suite in --out (the same run always resumes)")] = False,
     seed: Annotated[int, typer.Option(help="Seed for random baselines, untrained heads and bootstraps")] = 0,
     baseline_train: Annotated[str | None, typer.Option(help="Training preferences for baseline:bow")] = None,
     chat_template: Annotated[str | None, typer.Option(help="'raw' for plain text, or a .jinja file")] = None,
@@ -113,6 +126,10 @@ def eval_command(
         if given:
             raise RmbenchError(f"{given[0]} does not apply to --policy: a policy is evaluated on prompts (--data) "
                                "by a judge (--judge-rm SCORER or --judge LLM)")
+        _check_policy_flags(seed=seed, limit=limit, max_new_tokens=max_new_tokens, temperature=temperature,
+                            top_p=top_p, judge_mode=judge_mode,
+                            options={"dtype": dtype, "device": device, "max_length": max_length,
+                                     "batch_tokens": batch_tokens})
         _quiet_libraries(show_progress)
         record, _ = run_policy_eval(PolicyEvalRequest(
             policy=policy, data=data or [], judge_rm=judge_rm, judge=judge, baseline_policy=baseline_policy, ref=ref,
@@ -132,7 +149,8 @@ def eval_command(
         for table in policy_table(record):
             console.print(table)
         if out:
-            console.print(f"wrote {out / 'results.json'} and {out / 'scores.jsonl'}")
+            console.print(f"wrote {escape(str(out / 'results.json'))} and {escape(str(out / 'scores.jsonl'))}",
+                          highlight=False)
         return
     given = [flag for flag, value in policy_only.items() if value is not None]
     if given:
@@ -141,7 +159,8 @@ def eval_command(
     request = EvalRequest(
         reward=reward, suite=suite, data=data or [], data_root=data_root,
         subsets=[s.strip() for s in subsets.split(",") if s.strip()] if subsets else None,
-        format=format, split=split, limit=limit, out=out, seed=seed, baseline_train=baseline_train, judge=judge,
+        format=format, split=split, limit=limit, out=out, overwrite=overwrite, seed=seed,
+        baseline_train=baseline_train, judge=judge,
         scorer_options={"ref": ref, "beta": beta, "length_normalize": length_normalize,
                         "allow_random_head": allow_random_head, "judge_url": judge_url, "judge_mode": judge_mode,
                         "judge_template": judge_template},
@@ -158,7 +177,23 @@ def eval_command(
     record, _ = run_eval(request)
     render_record(record)
     if out:
-        console.print(f"wrote {out / 'results.json'} and {out / 'scores.jsonl'}")
+        console.print(f"wrote {escape(str(out / 'results.json'))} and {escape(str(out / 'scores.jsonl'))}",
+                      highlight=False)
+
+
+def _check_policy_flags(*, seed, limit, max_new_tokens, temperature, top_p, judge_mode, options,
+                        concurrency=None) -> None:
+    """--policy flags, checked before any model loads (the reward path checks in run_eval)."""
+    from rmbench import validate
+
+    validate.seed("--seed", seed)
+    validate.integer("--limit", limit, low=1, optional=True)
+    validate.integer("--max-new-tokens", max_new_tokens, low=1, high=validate.MAX_LENGTH_MAX, optional=True)
+    validate.number("--temperature", temperature, low=0, optional=True)
+    validate.number("--top-p", top_p, low=0, high=1, low_open=True, optional=True)
+    validate.choice("--judge-mode", judge_mode, validate.JUDGE_MODES)
+    validate.integer("--concurrency", concurrency, low=1, high=1024, optional=True)
+    validate.model_options(options)
 
 
 @app.command("train")
@@ -287,15 +322,26 @@ def leaderboard_command(
     chosen = format or (suffixes.get(out.suffix.lower(), "rich") if out else "rich")
     if chosen not in lb_render.FORMATS:
         raise RmbenchError(f"--format {chosen!r} is not one of {', '.join(lb_render.FORMATS)}")
+    from rmbench import validate
+    from rmbench.results import RESULTS_FILE, SCORES_FILE, atomic_write
+
+    validate.integer("--resamples", resamples, high=validate.RESAMPLES_MAX)  # the floor is the bootstrap's
+    validate.seed("--seed", seed)
     if out is not None:
         refuse_overwriting_inputs(out, paths)
+        if out.name in (RESULTS_FILE, SCORES_FILE):  # the next leaderboard would read the board as a record
+            raise RmbenchError(f"--out {out}: {out.name} is the name of an eval record's file; name the board "
+                               "e.g. board.md or board.json")
     boards = build_boards(paths, suite=suite, split_versions=split_versions, resamples=resamples, seed=seed)
     if chosen == "rich":
         if out is None:
             lb_render.to_rich(boards, console, detail=detail)
             return
-        with out.open("w", encoding="utf-8") as handle:
-            lb_render.to_rich(boards, Console(file=handle, width=200, no_color=True, emoji=False), detail=detail)
+        import io
+
+        buffer = io.StringIO()
+        lb_render.to_rich(boards, Console(file=buffer, width=200, no_color=True, emoji=False), detail=detail)
+        atomic_write(out, [buffer.getvalue()])
     else:
         if chosen == "html":
             from rmbench.leaderboard.html import to_html as render
@@ -305,10 +351,9 @@ def leaderboard_command(
         if out is None:
             typer.echo(text, nl=False)
             return
-        from rmbench.results import atomic_write
-
         atomic_write(out, [text])
-    console.print(f"wrote {out} ({len(boards)} board{'s' if len(boards) != 1 else ''})", highlight=False)
+    console.print(f"wrote {escape(str(out))} ({len(boards)} board{'s' if len(boards) != 1 else ''})",
+                  highlight=False)
 
 
 data_app = typer.Typer(help="Generate preference data: the built-in probe suite, for use elsewhere.",
@@ -334,8 +379,8 @@ def data_generate_command(
 
     examples = export(suite, n, seed, split, out)
     counts = ", ".join(f"{name} {k}" for name, k in Counter(e.subset for e in examples).items())
-    console.print(f"wrote {len(examples)} {split} pairs ({suite} v{VERSION}, seed {seed}) to {out}: {counts}",
-                  highlight=False)
+    console.print(f"wrote {len(examples)} {split} pairs ({suite} v{VERSION}, seed {seed}) to {escape(str(out))}: "
+                  f"{counts}", highlight=False)
 
 
 def _fmt(value) -> str:
@@ -354,7 +399,7 @@ def render_record(record: dict) -> None:
             table.add_column(column, justify="right")
     for name, s in sorted(record["subsets"].items()):
         low, high = s.get("ci95") or (None, None)
-        row = [name, str(s["n"]), s["metric"], _fmt(s["accuracy"]),
+        row = [escape(name), str(s["n"]), s["metric"], _fmt(s["accuracy"]),
                f"{_fmt(low)}-{_fmt(high)}" if low is not None else "-", str(s["ties"]), str(s["truncated"])]
         if has_styles:
             row += [_fmt(s.get(k)) for k in ("hard", "normal", "easy")]
@@ -363,7 +408,7 @@ def render_record(record: dict) -> None:
     if record["sections"]:
         sections = Table("section", "score", title="sections", title_justify="left")
         for name, value in record["sections"].items():
-            sections.add_row(name, _fmt(value))
+            sections.add_row(escape(name), _fmt(value))
         console.print(sections)
     styles = record.get("styles")
     style_text = "  ".join(f"{k} {_fmt(v)}" for k, v in styles.items()) if styles else ""

@@ -68,7 +68,7 @@ def import_outputs(format: str, file: str, suite_name: str, out: Path, *, data_r
         where = f"{file} record {number}"
         if not isinstance(record, dict):
             raise DataError(f"{where}: is {type(record).__name__}, expected an object")
-        position = _match(record, by_id, where, suite.name)
+        position = _match(record, by_id, examples, where, suite.name)
         if position in evidence:
             raise DataError(f"{where}: example {examples[position].id!r} was already imported from an earlier record")
         evidence[position] = _READERS[format](record, examples[position], where)
@@ -96,7 +96,8 @@ def _index(examples: list[PreferenceExample]) -> dict[str, list[int]]:
     return index
 
 
-def _match(record: dict, by_id: dict[str, list[int]], where: str, suite: str) -> int:
+def _match(record: dict, by_id: dict[str, list[int]], examples: list[PreferenceExample], where: str,
+           suite: str) -> int:
     raw = record.get("pair_id", record.get("id"))
     if raw is None:
         raise DataError(f"{where}: no id (pair_id or id) to match to suite {suite}")
@@ -104,6 +105,12 @@ def _match(record: dict, by_id: dict[str, list[int]], where: str, suite: str) ->
     if not positions:
         raise DataError(f"{where}: id {str(raw)!r} matches no example of suite {suite}; import files of this "
                         "suite's data only")
+    if len(positions) > 1:  # the same id in several subsets: the record's subset decides
+        named = [p for p in positions if examples[p].subset == record.get("subset")]
+        if len(named) != 1:
+            raise DataError(f"{where}: id {str(raw)!r} is in several subsets of suite {suite}; add the record's "
+                            "\"subset\" to say which")
+        return named[0]
     return positions[0]
 
 

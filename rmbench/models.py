@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import tempfile
 from pathlib import Path
 
@@ -79,8 +80,8 @@ def gguf_to_folder(gguf: Path) -> Path:
     try:
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    except (ValueError, OSError, KeyError) as err:
-        raise ModelError(f"cannot read {gguf} as a GGUF model: {err}") from err
+    except (ValueError, OSError, KeyError, struct.error) as err:  # struct.error: a truncated file
+        raise ModelError(f"cannot read {gguf} as a GGUF model: {str(err).splitlines()[0]}") from err
     # Loaded GGUF models are marked quantised and refuse to save; the weights are already
     # plain tensors after de-quantisation, so dropping the marks is safe.
     model.hf_quantizer = None

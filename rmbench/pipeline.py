@@ -18,6 +18,7 @@ Stage kinds (exactly one per stage):
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -25,7 +26,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
+from rich.markup import escape
 
+from rmbench import validate
 from rmbench.errors import RmbenchError
 from rmbench.terminal import console
 
@@ -61,6 +64,8 @@ class Pipeline:
 
 
 def load_pipeline(path: str | Path) -> Pipeline:
+    """Parse and check the whole file (every key's type and range, every stage name) before
+    anything runs: a mistake in the last stage must not surface after an hour of training."""
     source = Path(path)
     if not source.is_file():
         from rmbench.trainers.recipes import RECIPE_DIR
@@ -68,37 +73,64 @@ def load_pipeline(path: str | Path) -> Pipeline:
         shipped = RECIPE_DIR / "pipelines" / f"{path}.yaml"  # a shipped example, by name
         if not shipped.is_file():
             names = ", ".join(sorted(p.stem for p in (RECIPE_DIR / "pipelines").glob("*.yaml")))
-            raise PipelineError(f"no such pipeline file: {source} (shipped examples: {names})")
+            what = "a folder, not a pipeline file" if source.is_dir() else "no such pipeline file"
+            raise PipelineError(f"{source}: {what} (shipped examples: {names})")
         source = shipped
     try:
-        raw = yaml.safe_load(source.read_text())
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         raise PipelineError(f"{source}: invalid YAML ({str(err).splitlines()[0]})") from err
+    except UnicodeDecodeError as err:
+        raise PipelineError(f"{source}: not UTF-8 text (byte {err.start}); a pipeline is a YAML file") from err
+    except OSError as err:
+        raise PipelineError(f"{source}: cannot read it ({err.strerror or err})") from err
+    except RecursionError as err:
+        raise PipelineError(f"{source}: nested too deeply to be a pipeline") from err
     if not isinstance(raw, dict) or not isinstance(raw.get("stages"), list) or not raw["stages"]:
         raise PipelineError(f"{source}: a pipeline needs a non-empty `stages` list")
     unknown = set(raw) - {"name", "stages", "defaults", "leaderboard"}
     if unknown:
-        raise PipelineError(f"{source}: unknown top-level key(s) {', '.join(sorted(unknown))} "
+        raise PipelineError(f"{source}: unknown top-level key(s) {', '.join(sorted(map(str, unknown)))} "
                             "(allowed: name, stages, defaults, leaderboard)")
-    defaults = raw.get("defaults") or {}
+    name = raw.get("name", source.stem)
+    if not isinstance(name, str) or not SAFE_NAME.match(name) or ".." in name:
+        raise PipelineError(f"{source}: `name` must be a plain name (letters, digits, . _ -), not {name!r}: it "
+                            "names the default output folder runs/NAME")
+    defaults = _mapping(raw.get("defaults"), f"{source}: `defaults`")
+    leaderboard = _mapping(raw.get("leaderboard"), f"{source}: `leaderboard`")
     stages: list[Stage] = []
     for number, entry in enumerate(raw["stages"], 1):
         stages.append(_parse_stage(entry, number, source, defaults, {s.name for s in stages}))
-    return Pipeline(name=str(raw.get("name") or source.stem), source=source, stages=stages,
-                    leaderboard=raw.get("leaderboard") or {})
+    return Pipeline(name=name, source=source, stages=stages, leaderboard=leaderboard)
+
+
+# A stage name is a folder under --out: no separators, no `..`, no leading dot (.cache is
+# rmbench's), so nothing is ever written or removed outside --out.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def _mapping(value, where: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PipelineError(f"{where} must be a mapping of settings, not {type(value).__name__}")
+    return value
 
 
 def _parse_stage(entry, number: int, source: Path, defaults: dict, earlier: set[str]) -> Stage:
     where = f"{source}: stage {number}"
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-        raise PipelineError(f"{where} needs a `name`")
+        raise PipelineError(f"{where} needs a `name` (a string)")
     name = entry["name"]
+    if not SAFE_NAME.match(name) or ".." in name:
+        raise PipelineError(f"{where}: stage name {name!r} is not a plain name (letters, digits, . _ -, not "
+                            "starting with a dot, no `..`): it becomes a folder under --out")
     where = f"{source}: stage {name!r}"
     if name in earlier:
         raise PipelineError(f"{where} is declared twice")
     unknown = set(entry) - STAGE_KEYS
     if unknown:
-        raise PipelineError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        raise PipelineError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
     kinds = [k for k in KINDS if k in entry]
     if len(kinds) != 1:
         raise PipelineError(f"{where} needs exactly one of {', '.join(KINDS)}")
@@ -107,17 +139,75 @@ def _parse_stage(entry, number: int, source: Path, defaults: dict, earlier: set[
         raise PipelineError(f"{where}: `train` takes a method name, e.g. `train: dpo`")
     if kind != "train" and not isinstance(entry[kind] or {}, dict):
         raise PipelineError(f"{where}: `{kind}` takes a mapping of settings, e.g. `{kind}: {{...}}`")
-    data = entry.get("data") or []
-    data = [data] if isinstance(data, str) else list(data)
-    stage = Stage(name=name, kind=kind, spec=entry[kind], model=entry.get("model"), data=[str(d) for d in data],
-                  settings={**(defaults if kind == "train" else {}), **(entry.get("set") or {})},
-                  recipe=entry.get("recipe"), format=entry.get("format"), seed=int(entry.get("seed", 42)))
+    try:
+        stage = Stage(name=name, kind=kind, spec=entry[kind], model=validate.text("model", entry.get("model"),
+                                                                                   optional=True),
+                      data=validate.texts("data", entry.get("data")),
+                      settings={**(defaults if kind == "train" else {}),
+                                **_mapping(entry.get("set"), "`set`")},
+                      recipe=validate.text("recipe", entry.get("recipe"), optional=True),
+                      format=validate.text("format", entry.get("format"), optional=True),
+                      seed=validate.seed("seed", entry.get("seed", 42)))
+        if kind != "train":
+            SPEC_CHECKS[kind](stage.spec or {})
+    except RmbenchError as err:
+        raise PipelineError(f"{where}: {err}") from None
     if kind == "train" and (not stage.model or not stage.data):
         raise PipelineError(f"{where}: a train stage needs `model` and `data`")
     for ref in _references(stage):
         if ref not in earlier and _looks_like_stage(ref):
             raise PipelineError(f"{where} refers to {ref!r}, which is not an earlier stage")
     return stage
+
+
+GENERATE_KEYS = ("suite", "n", "seed", "split")
+TINY_KEYS = ("tokenizer", "layers", "hidden_size", "heads", "max_position_embeddings")
+
+
+def _check_generate(spec: dict) -> None:
+    from rmbench.probes import GENERATED_SUITES, SPLITS
+
+    _only(spec, GENERATE_KEYS, "generate")
+    validate.choice("suite", spec.get("suite", "probes"), GENERATED_SUITES)
+    validate.integer("n", spec.get("n", 1000), low=1, high=validate.GENERATE_MAX)
+    validate.seed("seed", spec.get("seed", 0))
+    validate.choice("split", spec.get("split", "train"), SPLITS)
+
+
+def _check_tiny(spec: dict) -> None:
+    _only(spec, TINY_KEYS, "tiny")
+    validate.text("tokenizer", spec.get("tokenizer", "pkg:smollm2"))
+    for key, high in (("layers", 64), ("hidden_size", 8192), ("heads", 256), ("max_position_embeddings", 1 << 20)):
+        validate.integer(key, spec.get(key, 1), low=1, high=high)
+
+
+def _check_eval(spec: dict) -> None:
+    allowed = POLICY_EVAL_KEYS if "policy" in spec else EVAL_KEYS
+    unknown = sorted(map(str, set(spec) - allowed))
+    if ("policy" in spec) == ("reward" in spec) or unknown:
+        said = f"not {', '.join(unknown)}: " if unknown else ""
+        raise RmbenchError(f"{said}an eval stage takes either reward (with "
+                           f"{', '.join(sorted(EVAL_KEYS - {'reward'}))}) or policy (with "
+                           f"{', '.join(sorted(POLICY_EVAL_KEYS - {'policy'}))})")
+    for key in ("reward", "policy", "suite", "data_root", "baseline_train", "judge_rm", "baseline_policy", "ref"):
+        validate.text(key, spec.get(key), optional=True)
+    validate.texts("data", spec.get("data"))
+    validate.texts("subsets", spec.get("subsets"))
+    validate.integer("limit", spec.get("limit"), low=1, optional=True)
+    validate.seed("seed", spec.get("seed", 0))
+    validate.integer("max_new_tokens", spec.get("max_new_tokens"), low=1, high=validate.MAX_LENGTH_MAX,
+                     optional=True)
+    validate.number("temperature", spec.get("temperature"), low=0, optional=True)
+    validate.number("top_p", spec.get("top_p"), low=0, high=1, low_open=True, optional=True)
+
+
+def _only(spec: dict, keys: tuple[str, ...], kind: str) -> None:
+    unknown = set(spec) - set(keys)
+    if unknown:
+        raise RmbenchError(f"{kind} takes {', '.join(keys)}, not {', '.join(sorted(map(str, unknown)))}")
+
+
+SPEC_CHECKS = {"generate": _check_generate, "tiny": _check_tiny, "eval": _check_eval}
 
 
 def _references(stage: Stage) -> list[str]:
@@ -157,16 +247,22 @@ def run_pipeline(pipeline: Pipeline, out: Path, redo: list[str] | None = None, s
     unknown = redo - {s.name for s in pipeline.stages}
     if unknown:
         raise PipelineError(f"--redo {', '.join(sorted(unknown))}: no such stage in {pipeline.source}")
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise PipelineError(f"--out {out} is a file, not a folder: name a folder for the stages' outputs")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PipelineError(f"cannot create --out {out}: {err.strerror or err}") from None
     outputs: dict[str, str] = {}
     for stage in pipeline.stages:
         resolve = _resolver(outputs)
         if redo & set(_references(stage)):  # built from something being redone: stale too
             redo.add(stage.name)
         if is_complete(out, stage) and stage.name not in redo:
-            console.print(f"[dim]skip[/] {stage.name}: {stage_output(out, stage)} is complete")
+            console.print(f"[dim]skip[/] {stage.name}: {escape(str(stage_output(out, stage)))} is complete")
         else:
-            console.rule(f"{stage.name}: {stage.kind} {stage.spec if stage.kind == 'train' else ''}".strip())
+            console.rule(escape(f"{stage.name}: {stage.kind} {stage.spec if stage.kind == 'train' else ''}".strip()))
             RUNNERS[stage.kind](stage, out / stage.name, resolve, stage.name in redo, show_progress)
         outputs[stage.name] = str(stage_output(out, stage))
     return finish(pipeline, out)
@@ -181,12 +277,8 @@ def _resolver(outputs: dict[str, str]):
 def _run_generate(stage: Stage, folder: Path, resolve, redo: bool, show_progress: bool) -> None:
     from rmbench.probes.export import export
 
-    spec = {"suite": "probes", "n": 1000, "seed": 0, "split": "train", **(stage.spec or {})}
-    unknown = set(spec) - {"suite", "n", "seed", "split"}
-    if unknown:
-        raise PipelineError(f"stage {stage.name!r}: generate takes suite, n, seed and split, not "
-                            f"{', '.join(sorted(unknown))}")
-    export(spec["suite"], int(spec["n"]), int(spec["seed"]), spec["split"], folder / "data.jsonl")
+    spec = {"suite": "probes", "n": 1000, "seed": 0, "split": "train", **(stage.spec or {})}  # checked at load
+    export(spec["suite"], spec["n"], spec["seed"], spec["split"], folder / "data.jsonl")
 
 
 def _run_tiny(stage: Stage, folder: Path, resolve, redo: bool, show_progress: bool) -> None:
@@ -219,12 +311,7 @@ EVAL_REFS = ("reward", "policy", "judge_rm", "baseline_policy", "ref", "baseline
 
 
 def _run_eval(stage: Stage, folder: Path, resolve, redo: bool, show_progress: bool) -> None:
-    spec = dict(stage.spec or {})
-    allowed = POLICY_EVAL_KEYS if "policy" in spec else EVAL_KEYS
-    if ("policy" in spec) == ("reward" in spec) or set(spec) - allowed:
-        raise PipelineError(f"stage {stage.name!r}: an eval stage takes either reward (with "
-                            f"{', '.join(sorted(EVAL_KEYS - {'reward'}))}) or policy (with "
-                            f"{', '.join(sorted(POLICY_EVAL_KEYS - {'policy'}))})")
+    spec = dict(stage.spec or {})  # keys and types checked at load (_check_eval)
     data = spec.pop("data", [])
     spec["data"] = [resolve(d) for d in ([data] if isinstance(data, str) else data)]
     spec.update({k: resolve(spec[k]) for k in EVAL_REFS if k in spec})
@@ -237,7 +324,7 @@ def _run_eval(stage: Stage, folder: Path, resolve, redo: bool, show_progress: bo
 
     if isinstance(spec.get("subsets"), str):
         spec["subsets"] = [spec["subsets"]]
-    run_eval(EvalRequest(out=folder, show_progress=show_progress, **spec))
+    run_eval(EvalRequest(out=folder, show_progress=show_progress, overwrite=redo, **spec))
 
 
 RUNNERS = {"generate": _run_generate, "tiny": _run_tiny, "train": _run_train, "eval": _run_eval}
@@ -255,5 +342,6 @@ def finish(pipeline: Pipeline, out: Path) -> dict:
     to_rich(boards, console)
     atomic_write(out / "leaderboard.md", [to_markdown(boards)])
     atomic_write(out / "leaderboard.html", [to_html(boards)])
-    console.print(f"wrote {out / 'leaderboard.md'} and {out / 'leaderboard.html'}", highlight=False)
+    console.print(f"wrote {escape(str(out / 'leaderboard.md'))} and {escape(str(out / 'leaderboard.html'))}",
+                  highlight=False)
     return {"boards": boards}

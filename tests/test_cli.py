@@ -129,3 +129,64 @@ def test_results_files_follow_the_umask_like_any_other_file(pairs_file, tmp_path
         os.umask(previous)
     assert (out / "results.json").stat().st_mode & 0o777 == 0o644
     assert (out / "scores.jsonl").stat().st_mode & 0o777 == 0o644
+
+
+def test_out_holding_another_models_record_is_kept_unless_overwrite(pairs_file, tmp_path):
+    out = tmp_path / "run"
+    assert run("--reward", "baseline:length", "--data", str(pairs_file), "--out", str(out)).exit_code == 0
+    first = (out / "results.json").read_bytes()
+    assert_user_error(run("--reward", "baseline:random", "--data", str(pairs_file), "--out", str(out)),
+                      "baseline:length", "--overwrite")
+    assert (out / "results.json").read_bytes() == first
+    result = run("--reward", "baseline:random", "--data", str(pairs_file), "--out", str(out), "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "results.json").read_text())["model"]["name"] == "baseline:random"
+
+
+def test_results_name_the_sha256_of_their_scores_and_a_mixed_pair_is_refused(pairs_file, tmp_path):
+    import hashlib
+
+    from rmbench.errors import RmbenchError
+    from rmbench.results import check_pair
+
+    for name, reward in (("a", "baseline:length"), ("b", "baseline:random")):
+        assert run("--reward", reward, "--data", str(pairs_file), "--out", str(tmp_path / name)).exit_code == 0
+    record = json.loads((tmp_path / "a" / "results.json").read_text())
+    scores = (tmp_path / "a" / "scores.jsonl").read_bytes()
+    assert record["scores_file"] == {"name": "scores.jsonl", "sha256": hashlib.sha256(scores).hexdigest(),
+                                     "rows": len(PAIRS)}
+    check_pair(tmp_path / "a" / "results.json", record)  # the pair as written agrees
+    (tmp_path / "a" / "scores.jsonl").write_bytes((tmp_path / "b" / "scores.jsonl").read_bytes())
+    with pytest.raises(RmbenchError, match="sha256"):
+        check_pair(tmp_path / "a" / "results.json", record)
+
+
+def test_a_second_eval_into_a_locked_folder_is_refused(pairs_file, tmp_path):
+    import fcntl
+
+    out = tmp_path / "run"
+    out.mkdir()
+    with open(out / ".rmbench.lock", "a") as held:  # another process's run, mid-way
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert_user_error(run("--reward", "baseline:length", "--data", str(pairs_file), "--out", str(out)),
+                          "another rmbench run")
+    assert not (out / "results.json").exists()
+    assert run("--reward", "baseline:length", "--data", str(pairs_file), "--out", str(out)).exit_code == 0
+
+
+def test_names_that_look_like_markup_print_literally(tmp_path):
+    data = write_jsonl(tmp_path / "[v2].jsonl", PAIRS)
+    out = tmp_path / "[b]out"
+    result = run("--reward", "baseline:length", "--data", str(data), "--out", str(out), "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "[v2]" in result.output and str(out / "results.json") in result.output.replace("\n", "")
+    assert json.loads((out / "results.json").read_text())["subsets"]["[v2]"]["n"] == len(PAIRS)
+
+
+def test_output_parent_folders_are_created(pairs_file, tmp_path):
+    out = tmp_path / "a" / "b" / "run"
+    assert run("--reward", "baseline:length", "--data", str(pairs_file), "--out", str(out)).exit_code == 0
+    board = tmp_path / "boards" / "deep" / "board.txt"
+    result = runner.invoke(app, ["leaderboard", str(out), "--out", str(board), "--resamples", "200"])
+    assert result.exit_code == 0, result.output
+    assert "baseline:length" in board.read_text()

@@ -8,6 +8,8 @@ import random
 import shutil
 from pathlib import Path
 
+import pyarrow
+import pyarrow.parquet
 import pytest
 from typer.testing import CliRunner
 
@@ -90,3 +92,21 @@ def test_committed_judgebench_board_regenerates(tmp_path):
     assert result.exit_code == 0, result.output
     assert out.read_text() == (COMMITTED / "board.md").read_text(), \
         "run BOARDS_ONLY=1 leaderboards/judgebench/generate.sh if the rendering changed on purpose"
+
+
+def test_rewardbench_per_example_rows(tmp_path):
+    """allenai/reward-bench's per-example output: id, subset, scores_chosen, scores_rejected, results."""
+    (tmp_path / "data").mkdir()
+    subsets = ["alpacaeval-easy", "mt-bench-hard", "donotanswer", "hep-go", "math-prm", "xstest-should-respond"]
+    rows = [{"id": i, "prompt": f"q{i}", "chosen": f"good {i}", "rejected": f"bad {i}", "subset": subsets[i % 6]}
+            for i in range(24)]
+    pyarrow.parquet.write_table(pyarrow.Table.from_pylist(rows), tmp_path / "data" / "reward-bench-filtered.parquet")
+    outputs = [{"id": r["id"], "subset": r["subset"], "scores_chosen": [float(i % 3)], "scores_rejected": [1.0],
+                "results": int(i % 3 > 1)} for i, r in enumerate(rows)]
+    file = write_jsonl(tmp_path / "rb.jsonl", outputs)
+    result = runner.invoke(app, ["import", "rewardbench", str(file), "--suite", "rewardbench", "--data-root",
+                                 str(tmp_path / "data"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in (tmp_path / "out" / "scores.jsonl").read_text().splitlines()]
+    by_id = {row["id"]: row["correct"] for row in lines}
+    assert by_id == {str(o["id"]): float(o["results"]) for o in outputs}  # upstream's own 0/1 per example

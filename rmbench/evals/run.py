@@ -6,13 +6,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rmbench import validate
 from rmbench.errors import RmbenchError
 from rmbench.evals.analysis import analyze, attach_lengths
 from rmbench.evals.coverage import coverage, label
 from rmbench.evals.harness import evaluate
 from rmbench.evals.sources import load_examples
 from rmbench.evals.suites import Suite, load_suite
-from rmbench.results import build_record, write_results
+from rmbench.results import build_record, claim_out, record_identity, write_results
 from rmbench.scoring import build_scorer
 from rmbench.scoring.engine import score_examples
 from rmbench.scoring.judging import judge_examples
@@ -36,18 +37,44 @@ class EvalRequest:
     model_options: dict = field(default_factory=dict)  # dtype, device, chat_template, max_length, ...
     show_progress: bool = True
     strict: bool = False  # a record the loader would skip is an error instead
+    overwrite: bool = False  # replace another model's or suite's record in `out`
     scorer: object | None = None  # a scorer already built (the battery shares one model across suites)
     cache_dir: Path | None = None  # score cache folder; default OUT/.cache (the battery shares one)
 
 
 def run_eval(request: EvalRequest) -> tuple[dict, list[dict]]:
     started = time.perf_counter()
+    check_request(request)
     if request.suite:
         suite = load_suite(request.suite)
     elif request.data:
         suite = Suite(name="custom")
     else:
         raise RmbenchError("nothing to evaluate on: pass --suite NAME or --data FILE")
+    # The output folder is claimed (checked, locked) before any data is read or model loaded.
+    options = {**request.scorer_options, **request.model_options}
+    with claim_out(request.out, record_identity(request.reward or request.judge, suite.name, request.data),
+                   inputs=[request.baseline_train, options.get("chat_template"), options.get("judge_template"),
+                           request.suite],
+                   data_inputs=[*request.data, request.data_root], overwrite=request.overwrite):
+        return _run(request, suite, started)
+
+
+def check_request(request: EvalRequest) -> None:
+    """Every setting's type and range, before any work (one line each; see rmbench.validate)."""
+    validate.seed("--seed", request.seed)
+    validate.integer("--limit", request.limit, low=1, optional=True)
+    validate.number("--beta", request.scorer_options.get("beta"), low=0, low_open=True, optional=True)
+    if "judge_mode" in request.scorer_options:
+        validate.choice("--judge-mode", request.scorer_options["judge_mode"], validate.JUDGE_MODES)
+    validate.model_options(request.model_options)
+    if request.scorer_options.get("judge_template") is not None:
+        validate.text_file("--judge-template", request.scorer_options["judge_template"])
+    if request.subsets is not None and not request.subsets:
+        raise RmbenchError("--subsets names no subset: give comma-separated subset names")
+
+
+def _run(request: EvalRequest, suite: Suite, started: float) -> tuple[dict, list[dict]]:
     loaded = load_examples(request, suite)
     examples, sources = loaded.examples, loaded.sources
     scorer = request.scorer or build_scorer(request.reward, judge=request.judge, seed=request.seed,

@@ -72,7 +72,7 @@ def load_suite(name_or_path: str) -> Suite:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise SuiteError(f"{path}: invalid YAML ({err})") from err
+        raise SuiteError(f"{path}: invalid YAML ({' '.join(str(err).split())[:200]})") from err
     return parse_suite(raw, str(path))
 
 

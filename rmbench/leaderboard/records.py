@@ -166,6 +166,8 @@ def read_record(path: Path) -> dict:
         raise DataError(f"{path}: cannot read it ({err})") from err
     except json.JSONDecodeError as err:
         raise DataError(f"{path}: not valid JSON ({err.msg}, line {err.lineno}); {_WHERE_FROM}") from err
+    except (ValueError, RecursionError) as err:  # a 10,000-digit number, arrays nested 200,000 deep
+        raise DataError(f"{path}: not an rmbench results record ({type(err).__name__}); {_WHERE_FROM}") from err
     if not isinstance(record, dict) or "schema_version" not in record:
         raise DataError(f"{path}: not an rmbench results record (no schema_version); {_WHERE_FROM}")
     if not isinstance(record["schema_version"], int) or record["schema_version"] > SCHEMA_VERSION:

@@ -74,9 +74,16 @@ def build_scorer(reward: str | None = None, *, judge: str | None = None, ref: st
     if ref is not None:
         from rmbench.scoring.implicit import ImplicitRewardScorer
 
+        if method not in IMPLICIT_METHODS:  # an implicit reward needs a causal LM's log-probs
+            kind = models.checkpoint_kind(reward, model_options.get("trust_remote_code", False))
+            if kind != "causal_lm":
+                raise ModelError(f"{reward} is not a causal LM ({kind}): --ref scores a policy's implicit (DPO) "
+                                 "reward; drop --ref to score a reward model's head")
         if length_normalize is None:
             length_normalize = bool(meta.get("length_normalize", method == "simpo"))
-        return ImplicitRewardScorer(reward, None if ref == NO_REF else ref, beta=beta or meta.get("beta") or 1.0,
+        if beta is None:  # 0 is a value (refused by the scorer), not "unset"
+            beta = meta.get("beta") or 1.0
+        return ImplicitRewardScorer(reward, None if ref == NO_REF else ref, beta=beta,
                                     length_normalize=length_normalize, seed=seed, **model_options)
 
     kind = "classifier" if method in CLASSIFIER_METHODS else models.checkpoint_kind(
