@@ -76,9 +76,17 @@ def test_battery_cli_every_format(tmp_path):
     assert lines["rm-bench"]["partial"] and "partial" in lines["rm-bench"]["label"]
     assert lines["m-rewardbench"]["n"] == 23 * 2
     assert lines["judgebench"]["n"] == 12
-    board = runner.invoke(app, ["leaderboard", str(tmp_path / "out" / "judgebench"), "--format", "md",
-                                "--resamples", "100", "--out", str(tmp_path / "board.md")])
-    assert board.exit_code == 0, board.output
+    for name in battery.BATTERY:  # ordinary records: the leaderboard checks every line by the suite's own rule
+        board = runner.invoke(app, ["leaderboard", str(tmp_path / "out" / name), "--format", "md",
+                                    "--resamples", "100", "--out", str(tmp_path / f"{name}.md")])
+        assert board.exit_code == 0, board.output
+    scores = tmp_path / "out" / "rmb" / "scores.jsonl"
+    rows = [json.loads(line) for line in scores.read_text().splitlines()]
+    flipped = next(row for row in rows if row["subset"].startswith("BoN_set"))
+    flipped["correct"] = 1.0 - flipped["correct"]
+    scores.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    tampered = runner.invoke(app, ["leaderboard", str(tmp_path / "out" / "rmb"), "--resamples", "100"])
+    assert tampered.exit_code == 2 and "rmb_bon" in tampered.output
 
 
 def test_unreachable_suites_are_listed_with_why(tmp_path):
