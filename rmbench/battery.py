@@ -68,7 +68,7 @@ def locate(name: str, data_root: str | None) -> tuple[str | None, list[str] | No
         return None, None, None
     files = ", ".join(sorted({src.file for src in suite.sources if src.file and not src.hub}))
     where = f"{folder} is absent" if folder is not None else "no --data-root"
-    return None, None, f"{where} and its data is not on the hub (needs {files})"
+    return None, None, f"{where}, and its manifest names no hub id to load instead (needs {files})"
 
 
 def run_battery(request: EvalRequest, suites: tuple[str, ...] = BATTERY) -> dict:

@@ -100,7 +100,8 @@ def test_unreachable_suites_are_listed_with_why(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "out" / "battery.json").read_text())
     assert set(summary["unreachable"]) == {"rmb", "llmbar"}
-    assert "rmb is absent" in summary["unreachable"]["rmb"] and "RMB_dataset" in summary["unreachable"]["rmb"]
+    assert "rmb is absent, and its manifest names no hub id" in summary["unreachable"]["rmb"]
+    assert "RMB_dataset" in summary["unreachable"]["rmb"]
     assert "unreachable" in result.output and not (tmp_path / "out" / "rmb").exists()
 
 
