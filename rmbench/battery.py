@@ -66,7 +66,8 @@ def locate(name: str, data_root: str | None) -> tuple[str | None, list[str] | No
             return None, None, f"{folder} lacks {missing}"
     if all(src.hub or src.generate for src in suite.sources):
         return None, None, None
-    files = ", ".join(sorted({src.file for src in suite.sources if src.file and not src.hub}))
+    needed = sorted({src.file for src in suite.sources if src.file and not src.hub})
+    files = ", ".join(needed) if len(needed) <= 3 else f"{len(needed)} files such as {needed[0]}"
     where = f"{folder} is absent" if folder is not None else "no --data-root"
     return None, None, f"{where}, and its manifest names no hub id to load instead (needs {files})"
 
