@@ -148,7 +148,11 @@ def _parse_stage(entry, number: int, source: Path, defaults: dict, earlier: set[
                       recipe=validate.text("recipe", entry.get("recipe"), optional=True),
                       format=validate.text("format", entry.get("format"), optional=True),
                       seed=validate.seed("seed", entry.get("seed", 42)))
-        if kind != "train":
+        if kind == "train":  # the method now; its `set` values are checked by `train` before it does any work
+            from rmbench.trainers.methods import get_method
+
+            get_method(stage.spec)
+        else:
             SPEC_CHECKS[kind](stage.spec or {})
     except RmbenchError as err:
         raise PipelineError(f"{where}: {err}") from None

@@ -33,6 +33,10 @@ RESULTS_FILE = "results.json"
 SCORES_FILE = "scores.jsonl"
 CACHE_DIR = ".cache"
 LOCK_FILE = ".rmbench.lock"
+# Who wrote the folder's results.json, as the command named it (a served model's record names the
+# model the server reports, not the url the user typed): the next run compares against this.
+OWNER_FILE = ".rmbench-record.json"
+AD_HOC_SUITES = ("custom", "policy")  # suites defined by their data: the data is part of the identity
 
 
 def versions() -> dict[str, str]:
@@ -139,7 +143,8 @@ def check_pair(results_path: Path, record: dict) -> None:
 def record_identity(model: str | None, suite: str, data: Iterable[str] = ()) -> dict:
     """What makes two records "the same run" for an output folder: the model as named, the
     suite, and for ad-hoc data the sources (resolved when they exist here)."""
-    return {"model": _norm(model), "suite": suite, "data": sorted(_norm(d) for d in data) if suite == "custom" else []}
+    return {"model": _norm(model), "suite": suite,
+            "data": sorted(_norm(d) for d in data) if suite in AD_HOC_SUITES else []}
 
 
 def _norm(name: str | None) -> str | None:
@@ -189,9 +194,22 @@ def claim_out(out: Path | None, identity: dict, *, inputs: Iterable[str | Path] 
                                f"or choose another {flag}") from None
         if not overwrite:
             _refuse_other_record(out, identity, shown, flag)
+        before = _stamp(out / RESULTS_FILE)
         yield
+        after = _stamp(out / RESULTS_FILE)
+        if after is not None and after != before:  # this run wrote the record: say whose it is
+            atomic_write(out / OWNER_FILE, [json.dumps({"identity": identity, "results": after}) + "\n"])
     finally:
         lock.close()
+
+
+def _stamp(path: Path) -> list[int] | None:
+    """Identifies one version of a file (os.replace gives every write a new inode)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return [stat.st_ino, stat.st_size, stat.st_mtime_ns]
 
 
 def _refuse_overlap(out: Path, inputs, data_inputs, shown: str) -> None:
@@ -225,6 +243,17 @@ def _refuse_other_record(out: Path, identity: dict, shown: str, flag: str) -> No
         return
     what_to_do = f"pass --overwrite to replace it, or choose another {flag}"
     try:
+        owner = json.loads((out / OWNER_FILE).read_text(encoding="utf-8"))
+        theirs = owner["identity"] if owner["results"] == _stamp(path) else None
+    except (OSError, ValueError, RecursionError, KeyError, TypeError):
+        theirs = None  # no owner file (older rmbench, or written by another command): judge by the record
+    if isinstance(theirs, dict):
+        if theirs == identity:
+            return  # the same run again, as recorded when it wrote this results.json
+        data = theirs.get("data") or []
+        what = f"{theirs.get('model')} on {theirs.get('suite')}" + (f" ({', '.join(map(str, data))})" if data else "")
+        raise RmbenchError(f"{shown} holds the record of {what}: {what_to_do}")
+    try:
         record = json.loads(path.read_text(encoding="utf-8"))
         model, suite = record["model"]["name"], record["suite"]["name"]
         data = [d["source"] for d in record.get("data") or [] if isinstance(d, dict) and "source" in d]
@@ -234,6 +263,6 @@ def _refuse_other_record(out: Path, identity: dict, shown: str, flag: str) -> No
     theirs = record_identity(model, suite, data)
     if theirs == identity:
         return  # the same run again: it resumes from the cache and replaces its own record
-    what = f"{model} on {suite}" + (f" ({', '.join(data)})" if suite == "custom" and data else "")
+    what = f"{model} on {suite}" + (f" ({', '.join(map(str, data))})" if suite in AD_HOC_SUITES and data else "")
     raise RmbenchError(f"{shown} holds the record of {what}: {what_to_do}")
 

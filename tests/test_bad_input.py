@@ -415,6 +415,8 @@ PIPELINE = [
     Case("pipe-stage-declared-twice", P(), "twice", pipe(GOOD_GENERATE + GOOD_GENERATE)),
     Case("pipe-stage-refers-to-later", P(), "score2", pipe(GOOD_GENERATE + "  - {name: s, eval: {reward: score2, "
                                                            "data: pairs}}\n  - {name: score2, generate: {n: 8}}\n")),
+    Case("pipe-train-unknown-method", P(), "nosuch",
+         pipe(GOOD_GENERATE + "  - {name: t, train: nosuch, model: m, data: pairs}\n")),
     Case("pipe-stage-two-kinds", P(), "exactly one", pipe("  - {name: s, generate: {n: 8}, tiny: {}}\n")),
     Case("pipe-redo-unknown", P("--redo", "nosuch"), "nosuch", pipe(GOOD_GENERATE)),
     Case("pipe-redo-markup", P("--redo", "[v2]"), "[v2]", pipe(GOOD_GENERATE)),

@@ -190,3 +190,29 @@ def test_output_parent_folders_are_created(pairs_file, tmp_path):
     result = runner.invoke(app, ["leaderboard", str(out), "--out", str(board), "--resamples", "200"])
     assert result.exit_code == 0, result.output
     assert "baseline:length" in board.read_text()
+
+
+def test_the_same_run_resumes_even_when_its_record_names_the_model_otherwise(pairs_file, tmp_path, monkeypatch):
+    """A served model's record names what the server reports, not the url typed: the folder's
+    owner file, written with the record, is what a rerun is compared with."""
+    from rmbench.scoring.baselines import LengthBaseline
+
+    monkeypatch.setattr(LengthBaseline, "describe", lambda self: {"name": "served-name", "kind": "baseline"})
+    out = tmp_path / "run"
+    for _ in range(2):
+        result = run("--reward", "baseline:length", "--data", str(pairs_file), "--out", str(out))
+        assert result.exit_code == 0, result.output
+    assert json.loads((out / "results.json").read_text())["timing"]["from_cache"] == 2 * len(PAIRS)
+    assert_user_error(run("--reward", "baseline:random", "--data", str(pairs_file), "--out", str(out)),
+                      "baseline:length", "--overwrite")
+
+
+def test_policy_out_holding_another_policys_record_is_refused(pairs_file, tiny_lm, tmp_path):
+    out = tmp_path / "policy"
+    args = ["--data", str(pairs_file), "--out", str(out), "--max-new-tokens", "4", "--limit", "2", "--no-progress",
+            "--dtype", "fp32"]
+    result = run("--policy", str(tiny_lm), *args)
+    assert result.exit_code == 0, result.output
+    first = (out / "results.json").read_bytes()
+    assert_user_error(run("--policy", str(tmp_path / "other-policy"), *args), str(tiny_lm), "--overwrite")
+    assert (out / "results.json").read_bytes() == first

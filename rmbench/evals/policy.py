@@ -38,7 +38,7 @@ from rmbench.errors import DataError, RmbenchError
 from rmbench.evals.generation import Generation, SamplingSettings, kl_estimates
 from rmbench.evals.metrics import bootstrap_ci, win_outcome
 from rmbench.evals.remote_generation import OPENAI_PREFIX, load_policy
-from rmbench.results import build_record, write_results
+from rmbench.results import build_record, claim_out, record_identity, write_results
 
 PROMPTS_FORMAT = "prompts"
 SUITE_NAME = "policy"
@@ -90,6 +90,7 @@ class PolicyEvalRequest:
     judge_options: dict = field(default_factory=dict)  # build_scorer's options: dtype, device, baseline_train,
     # allow_random_head, judge_url, judge_mode, judge_template, ...
     show_progress: bool = True
+    overwrite: bool = False  # replace another policy's or data's record in `out`
 
 
 # -- prompts ------------------------------------------------------------------------------
@@ -220,6 +221,15 @@ def run_policy_eval(request: PolicyEvalRequest) -> tuple[dict, list[dict]]:
     """Evaluate one policy; returns (record, rows) and writes both under `request.out` if set."""
     started = time.perf_counter()
     _check(request)
+    # The output folder is claimed (checked, locked) before any prompt is read or model loaded.
+    with claim_out(request.out, record_identity(request.policy, "policy", request.data),
+                   inputs=[request.policy_options.get("chat_template"), request.judge_options.get("judge_template"),
+                           request.judge_options.get("baseline_train")],
+                   data_inputs=request.data, overwrite=request.overwrite):
+        return _run_policy(request, started)
+
+
+def _run_policy(request: PolicyEvalRequest, started: float) -> tuple[dict, list[dict]]:
     prompts, sources = _load(request)
     settings = SamplingSettings(request.max_new_tokens, request.temperature, request.top_p, request.seed)
     cache_dir = request.cache_dir or (request.out / ".cache" if request.out else None)
