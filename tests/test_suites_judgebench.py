@@ -138,9 +138,10 @@ def test_pairwise_judge_accuracy_equals_upstream(tmp_path):
 def test_bad_label_is_skipped_with_its_reason_and_strict_refuses(tmp_path):
     pairs = jb_pairs(6)
     pairs[3]["label"] = "A=B"
-    path = write_jsonl(tmp_path / JB_FILE, pairs)
+    (tmp_path / "data").mkdir()
+    path = write_jsonl(tmp_path / "data" / JB_FILE, pairs)
     result = runner.invoke(app, ["eval", "--reward", "baseline:length", "--suite", "judgebench",
-                                 "--data-root", str(tmp_path), "--out", str(tmp_path / "out")])
+                                 "--data-root", str(tmp_path / "data"), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "out" / "results.json").read_text())
     assert record["skipped"]["by_reason"] == {"bad-label": 1} and record["skipped"]["ids"] == ["p3"]

@@ -107,20 +107,20 @@ def test_figures_equal_upstream(tmp_path):
 
 
 def test_bon_item_without_losers_is_skipped_with_its_reason(tmp_path):
-    files = write_tree(tmp_path, n=4)
+    files = write_tree(tmp_path / "data", n=4)
     rows = files["BoN_set/Harmlessness/S2"]
     rows[1]["loser_list"] = []
-    (tmp_path / "RMB_dataset" / "BoN_set/Harmlessness/S2.json").write_text(json.dumps(rows))
-    result = runner.invoke(app, ["eval", "--reward", "baseline:length", "--suite", "rmb", "--data-root", str(tmp_path),
-                                 "--out", str(tmp_path / "out")])
+    (tmp_path / "data" / "RMB_dataset" / "BoN_set/Harmlessness/S2.json").write_text(json.dumps(rows))
+    result = runner.invoke(app, ["eval", "--reward", "baseline:length", "--suite", "rmb", "--data-root",
+                                 str(tmp_path / "data"), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "out" / "results.json").read_text())
     assert record["skipped"]["by_reason"] == {"no-losers": 1}
     assert record["skipped"]["ids"] == ["BoN_set/Harmlessness/S2-1"]
     assert record["subsets"]["BoN_set/Harmlessness/S2"]["n"] == 3
     assert record["partial"]  # 5 of the 98 upstream scenarios
-    strict = runner.invoke(app, ["eval", "--reward", "baseline:length", "--suite", "rmb", "--data-root", str(tmp_path),
-                                 "--strict"])
+    strict = runner.invoke(app, ["eval", "--reward", "baseline:length", "--suite", "rmb", "--data-root",
+                                 str(tmp_path / "data"), "--strict"])
     assert strict.exit_code == 2 and "loser_list is empty" in strict.output
 
 
