@@ -15,7 +15,9 @@ import re
 import shutil
 import struct
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rmbench.errors import ModelError
 
@@ -143,15 +145,145 @@ def read_metadata(source: str) -> dict:
 
 def checkpoint_kind(source: str, trust_remote_code: bool = False) -> str:
     """"classifier", "causal_lm" or "other", from the model config's architectures."""
-    from transformers import AutoConfig
+    return config_kind(checkpoint_config(source, trust_remote_code))
 
-    try:
-        config = AutoConfig.from_pretrained(resolve_checkpoint(source), trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, KeyError) as err:
-        raise ModelError(f"cannot read the config of {source}: {str(err).splitlines()[0]}") from err
+
+def config_kind(config) -> str:
     architectures = config.architectures or []
     if any(a.endswith("ForSequenceClassification") for a in architectures):
         return "classifier"
     if any(a.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")) for a in architectures):
         return "causal_lm"
     return "other"
+
+
+# -- loading -----------------------------------------------------------------------------------------
+# transformers and torch are imported inside these functions: the leaderboard, the CLI's help and
+# record reading use this module's light half and should not pay seconds of torch import.
+
+HEADS = {"classifier": "a sequence classifier", "causal_lm": "a causal LM", "value": "a value model (1-output head)"}
+HEAD_NAMES = ("score", "classifier", "v_head")  # where a classifier's (reward) head lives
+LOAD_ERRORS = (OSError, ValueError, KeyError)
+_CONFIGS: dict[tuple, object] = {}
+
+
+def _load_error(source: str, what: str, err: Exception, hint: str = "") -> ModelError:
+    """The one wording of a failed load: what was asked, the library's first line, what to do."""
+    return ModelError(f"cannot load {source} as {what}: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
+                      f"{'; ' + hint if hint else ''}")
+
+
+def checkpoint_config(source: str, trust_remote_code: bool = False):
+    """The checkpoint's config, read once per process for a folder whose config.json is unchanged
+    (scorer selection, the scorer and its fingerprint all ask for it)."""
+    from transformers import AutoConfig
+
+    resolved = resolve_checkpoint(source)
+    path = Path(resolved) / "config.json"
+    stamp = (path.stat().st_mtime_ns, path.stat().st_size) if path.is_file() else None
+    key = (resolved, trust_remote_code, stamp)
+    if key not in _CONFIGS or stamp is None:
+        try:
+            _CONFIGS[key] = AutoConfig.from_pretrained(resolved, trust_remote_code=trust_remote_code)
+        except LOAD_ERRORS as err:
+            raise ModelError(f"cannot read the config of {source}: {str(err).splitlines()[0]}") from err
+    return _CONFIGS[key]
+
+
+def apply_pad_rule(tokenizer, model=None, *, training: bool = False) -> None:
+    """The padding rule, written once: pad with EOS when the tokenizer has no pad token, and tell the
+    model which id pads (its pooling and loss read it). For training, an encoder without EOS (BERT:
+    [SEP] ends a text) uses its SEP as EOS, because TRL ends every training text with EOS."""
+    if training and tokenizer.eos_token is None and getattr(tokenizer, "sep_token", None) is not None:
+        tokenizer.eos_token = tokenizer.sep_token
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if model is not None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+
+
+def load_tokenizer(source: str, trust_remote_code: bool = False, *, training: bool = False):
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolve_checkpoint(source), trust_remote_code=trust_remote_code)
+    except LOAD_ERRORS as err:
+        raise _load_error(source, "a tokenizer", err) from err
+    apply_pad_rule(tokenizer, training=training)
+    return tokenizer
+
+
+@dataclass
+class LoadedModel:
+    """What every loader returns: the model, its tokenizer (pad rule applied), its config, the
+    source as the user named it, the folder or hub id it resolved to, and for heads the
+    checkpoint lacked, their parameter names (a classifier scorer refuses an untrained head;
+    PPO's value model starts its head at zero)."""
+
+    model: Any
+    tokenizer: Any
+    config: Any
+    source: str
+    resolved: str
+    missing_head: list[str] = field(default_factory=list)
+
+
+def load_model(source: str, head: str = "causal_lm", *, dtype=None, device=None, trust_remote_code: bool = False,
+               num_labels: int | None = None, seed: int | None = None, training: bool = False,
+               role: str | None = None, tokenizer: bool = True) -> LoadedModel:
+    """Load a checkpoint with one of three heads, the pad/EOS rule applied and one error wording.
+
+    head: "classifier" (sequence classification; a causal LM gets a new 1-output head), "causal_lm",
+    or "value" (a classifier whose 1-output head PPO applies at every position). dtype and device:
+    torch values; with a device the model is moved there and set to eval mode (inference), without
+    it the model stays as loaded (training). seed: the seed a newly initialised head is drawn with.
+    role: how errors name the model ("the teacher", "the reference"); tokenizer=False skips it.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {', '.join(HEADS)}, not {head!r}")
+    what = HEADS[head] + (f" ({role})" if role else "")
+    resolved = resolve_checkpoint(source)
+    config = checkpoint_config(source, trust_remote_code)
+    kwargs = {"use_safetensors": True, "trust_remote_code": trust_remote_code}
+    if dtype is not None:
+        kwargs["dtype"] = dtype
+    errors = LOAD_ERRORS
+    if head == "causal_lm":
+        loader = AutoModelForCausalLM
+    else:
+        loader, kwargs["output_loading_info"] = AutoModelForSequenceClassification, True
+        if num_labels is None and (head == "value" or config_kind(config) != "classifier"):
+            num_labels = 1
+        if num_labels is not None:
+            kwargs["num_labels"] = num_labels
+        errors = (*LOAD_ERRORS, RuntimeError) if head == "value" else LOAD_ERRORS  # head size mismatch
+    if seed is not None:
+        torch.manual_seed(seed)  # a newly initialised head must be the same on every run
+    verbosity = hf_logging.get_verbosity()
+    if head == "value":
+        hf_logging.set_verbosity_error()  # a causal LM lacks the value head by design: no "newly initialized" report
+    try:
+        loaded = loader.from_pretrained(resolved, **kwargs)
+    except errors as err:
+        raise _load_error(source, what, err, "set value_model=policy" if head == "value" else "") from err
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    model, info = loaded if isinstance(loaded, tuple) else (loaded, {"missing_keys": []})
+    missing = sorted(k for k in info["missing_keys"] if k.split(".")[0] in HEAD_NAMES)
+    loaded_tokenizer = load_tokenizer(source, trust_remote_code, training=training) if tokenizer else None
+    if loaded_tokenizer is not None:
+        apply_pad_rule(loaded_tokenizer, model, training=training)
+    if device is not None:
+        model = model.to(device).eval()
+    return LoadedModel(model, loaded_tokenizer, config, source, resolved, missing)
+
+
+def require_chat_template(tokenizer, source: str, why: str) -> None:
+    """Trainers of conversations need the tokenizer's chat template; `why` says who needs it."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelError(f"{source} has no chat template; {why}: give the tokenizer one (tokenizer.chat_template) "
+                         "before training")

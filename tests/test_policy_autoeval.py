@@ -175,8 +175,9 @@ def test_evaluation_leaves_the_training_random_streams_alone():
 
 def policy_record(folder: Path, model: str, outcomes: dict[str, list[float | None]]) -> Path:
     """A policy record as rmbench.evals.policy writes it: the score pools every prompt."""
-    rows = [{"id": f"{subset}-{n}", "subset": subset, "correct": c} for subset, values in outcomes.items()
-            for n, c in enumerate(values)]
+    rows = [{"id": f"{subset}-{n}", "subset": subset, "correct": c,  # rewards that give the outcome
+             **({} if c is None else {"reward": c, "baseline_reward": 0.5})}
+            for subset, values in outcomes.items() for n, c in enumerate(values)]
     pooled = [c for values in outcomes.values() for c in values]
     judged = pooled[0] is not None
     subsets = {s: {"n": len(v), "metric": "win_rate", "accuracy": float(np.mean(v)) if judged else None}

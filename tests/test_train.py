@@ -52,6 +52,9 @@ def test_rm_trains_scores_checkpoints_and_ranks(pairs, tmp_path):
     board = json.loads((run / "leaderboard.json").read_text())
     names = [e["name"] for e in board["entries"]]
     assert {"baseline:random", "baseline:length", "baseline:bow", "start (untrained)", "final"} <= set(names)
+    listed = json.loads(runner.invoke(app, ["leaderboard", str(run), "--format", "json"]).stdout)["boards"]
+    assert [[(e["label"], e["rank"]) for e in b["entries"]] for b in listed] == \
+        [[(e["label"], e["rank"]) for e in b["entries"]] for b in board["boards"]]
     scored = runner.invoke(app, ["eval", "--reward", str(run / "final"), "--data", str(run / "heldout.jsonl")])
     assert scored.exit_code == 0, scored.output
 
@@ -224,3 +227,31 @@ def test_set_values_parse_as_a_user_means_them():
     assert parse_overrides(["save_strategy=no", "learning_rate=1e-4", "lora=true", "baselines=[random, length]",
                             "warmup_steps=5"]) == {"save_strategy": "no", "learning_rate": 1e-4, "lora": True,
                                                    "baselines": ["random", "length"], "warmup_steps": 5}
+
+
+def test_run_board_is_the_leaderboards_even_where_a_score_sort_disagrees(tmp_path):
+    """A run's leaderboard.json ranks as `rmbench leaderboard RUN` does: on 8 pairs a higher point
+    score is not a significant difference, so a point-score sort (1, 2, 3) and the paired
+    bootstrap (a shared rank) disagree, and the file must follow the bootstrap."""
+    from rmbench.trainers.autoeval import write_run_board
+
+    rows = [{"prompt": f"q{i}", "chosen": "a long and careful answer" if i % 3 else "no", "rejected": "short"}
+            for i in range(8)]
+    heldout = write_jsonl(tmp_path / "heldout.jsonl", rows)
+    run = tmp_path / "run"
+    (run / "evals").mkdir(parents=True)
+    (run / "rmbench-run.json").write_text(json.dumps({"method": "rm"}))
+    for name in ("random", "length"):
+        scored = runner.invoke(app, ["eval", "--reward", f"baseline:{name}", "--data", str(heldout), "--out",
+                                     str(run / "evals" / f"baseline-{name}" / "heldout"), "--no-progress"])
+        assert scored.exit_code == 0, scored.output
+    board = write_run_board(run, {"method": "rm"}, "heldout")
+    scores = {e["name"]: e["score"] for e in board["entries"]}
+    ranks = {e["name"]: e["rank"] for e in board["entries"]}
+    assert scores["baseline:length"] != scores["baseline:random"] and len(set(ranks.values())) == 1, board["entries"]
+
+    cli = runner.invoke(app, ["leaderboard", str(run), "--format", "json"])
+    assert cli.exit_code == 0, cli.output
+    listed = json.loads(cli.stdout)["boards"]
+    assert [[(e["label"], e["rank"]) for e in b["entries"]] for b in listed] == \
+        [[(e["label"], e["rank"]) for e in b["entries"]] for b in board["boards"]]

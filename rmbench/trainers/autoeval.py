@@ -9,17 +9,25 @@ methods (scorer "none") are evaluated by what they write instead: see policy_aut
 
 from __future__ import annotations
 
+import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 
-from rich.table import Table
+from rich.markup import escape
 from transformers import TrainerCallback
 
 from rmbench import runs
+from rmbench.errors import RmbenchError
 from rmbench.evals.run import EvalRequest, run_eval
+from rmbench.leaderboard import build_boards
+from rmbench.leaderboard.render import to_dict, to_rich
+from rmbench.leaderboard.stats import Board, Ranked
 from rmbench.terminal import console
 from rmbench.trainers.metadata import write_checkpoint_metadata
 from rmbench.trainers.methods import get_method
+from rmbench.trainers.policy_autoeval import START_LABEL
 
 
 def _score(reward: str, data: Path | None, suite: str | None, out: Path, settings: dict, show_progress: bool,
@@ -39,9 +47,6 @@ def _score(reward: str, data: Path | None, suite: str | None, out: Path, setting
 def _score_in_subprocess(request: EvalRequest) -> dict:
     """Under DeepSpeed or several processes, a model loaded in the training process would be
     partitioned (ZeRO-3) or join collectives; a plain process of its own scores it cleanly."""
-    import subprocess
-    import sys
-
     command = [sys.executable, "-m", "rmbench", "eval", "--reward", request.reward, "--out", str(request.out),
                "--no-progress"]
     for data in request.data:
@@ -63,8 +68,11 @@ def _score_in_subprocess(request: EvalRequest) -> dict:
         command += ["--chat-template", request.model_options["chat_template"]]
     result = subprocess.run(command, capture_output=True, text=True, env=runs.plain_environment())
     if result.returncode != 0:
-        raise RuntimeError(f"scoring {request.reward} failed:\n{result.stderr[-2000:]}")
+        raise RmbenchError(f"scoring {request.reward} failed:\n{result.stderr[-2000:]}")
     return json.loads((request.out / "results.json").read_text())
+
+
+HELDOUT = "heldout"  # RUN/evals/<checkpoint>/heldout/results.json
 
 
 class AutoEvalCallback(TrainerCallback):
@@ -88,8 +96,6 @@ class AutoEvalCallback(TrainerCallback):
 
     def score_checkpoint(self, folder: Path, step: int, model) -> None:
         if model is not None and hasattr(model, "merge_and_unload"):  # LoRA: score the merged weights
-            import copy
-
             merged = folder / "merged"
             copy.deepcopy(model).merge_and_unload().save_pretrained(merged)
             self.tokenizer.save_pretrained(merged)
@@ -107,43 +113,60 @@ class AutoEvalCallback(TrainerCallback):
 
     def _targets(self):
         if self.heldout:
-            yield "heldout", self.heldout, None
+            yield HELDOUT, self.heldout, None
         if self.settings.get("eval_suite"):
             yield Path(self.settings["eval_suite"]).stem, None, self.settings["eval_suite"]
 
 
 def rank_run(run: Path, meta: dict, heldout: Path | None, train_split: Path | None, settings: dict,
              show_progress: bool) -> dict:
-    """Score the start and the baselines on the held-out set, then rank every entry."""
+    """Score the start and the baselines on the held-out set, then rank the run as
+    `rmbench leaderboard RUN` ranks it (the leaderboard's paired bootstrap, its defaults)."""
     if heldout is None:
         return {"entries": []}
-    entries = []
-    for results in sorted((run / "evals").glob("*/heldout/results.json")):
-        record = json.loads(results.read_text())
-        entries.append(_entry(results.parent.parent.name, "checkpoint", record))
     start_options = ({"allow_random_head": True} if meta["method"] == "rm"
                      else {"ref": "none", "length_normalize": meta["method"] == "simpo"})
     isolated = runs.zero3_active()
-    start = _score(meta["base_model_resolved"], heldout, None, run / "evals" / "start" / "heldout", settings,
-                   show_progress, scorer_options=start_options, isolated=isolated)
-    entries.append(_entry("start (untrained)", "baseline", start))
+    _score(meta["base_model_resolved"], heldout, None, run / "evals" / "start" / "heldout", settings,
+           show_progress, scorer_options=start_options, isolated=isolated)
     for name in settings["baselines"]:
-        record = _score(f"baseline:{name}", heldout, None, run / "evals" / f"baseline-{name}" / "heldout", settings,
-                        show_progress, baseline_train=str(train_split) if name == "bow" else None)
-        entries.append(_entry(f"baseline:{name}", "baseline", record))
-    entries.sort(key=lambda e: -(e["score"] if e["score"] is not None else -1))
-    board = {"run": str(run), "method": meta["method"], "eval": "heldout", "entries": entries}
-    (run / "leaderboard.json").write_text(json.dumps(board, indent=2))
-    table = Table("rank", "entry", "kind", "held-out accuracy", "95% CI", title=f"{run.name}: {meta['method']}")
-    for rank, e in enumerate(entries, 1):
-        low, high = e["ci95"]
-        table.add_row(str(rank), e["name"], e["kind"], f"{100 * e['score']:.1f}",
-                      f"{100 * low:.1f}-{100 * high:.1f}" if low is not None else "-")
-    console.print(table)
-    return board
+        _score(f"baseline:{name}", heldout, None, run / "evals" / f"baseline-{name}" / "heldout", settings,
+               show_progress, baseline_train=str(train_split) if name == "bow" else None)
+    return write_run_board(run, meta, HELDOUT)
 
 
-def _entry(name: str, kind: str, record: dict) -> dict:
-    subset = next(iter(record["subsets"].values()))
-    return {"name": name, "kind": kind, "score": record["score"], "ci95": subset.get("ci95") or [None, None],
-            "n": subset["n"], "model": record["model"].get("source", record["model"]["name"])}
+def write_run_board(run: Path, meta: dict, target: str, boards: list[Board] | None = None,
+                    extra: dict | None = None) -> dict:
+    """RUN/leaderboard.json: the leaderboard's JSON for every record in the run, plus this run's
+    entries on `target` read off that board (name, kind, rank, score, interval), so a reader of
+    the run needs no second ranking rule. Printed as `rmbench leaderboard` prints it."""
+    if boards is None:
+        try:
+            boards = build_boards([run])
+        except RmbenchError as err:  # a finished run is not failed by an unreadable record: it stays unranked
+            console.print(f"[yellow]note:[/] the run could not be ranked: {escape(str(err))}")
+            boards = []
+    entries = [run_entry(ranked, target) for board in boards for ranked in board.ranked
+               if ranked.entry.path.parent.name == target]
+    data = {**to_dict(boards), "run": str(run), "method": meta["method"], "eval": target, **(extra or {}),
+            "entries": [e for e in entries if e is not None]}
+    (run / runs.BOARD_FILE).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    if boards and target == HELDOUT:
+        to_rich(boards, console)
+    return data
+
+
+def run_entry(ranked: Ranked, target: str) -> dict:
+    """One of the run's entries as the board ranked it, named by its folder under RUN/evals."""
+    entry, folder = ranked.entry, ranked.entry.path.parent.parent.name
+    if folder == "start":
+        name, kind = START_LABEL, "baseline"
+    elif folder.startswith("baseline-"):
+        name, kind = "baseline:" + folder.removeprefix("baseline-"), "baseline"
+    else:
+        name, kind = folder, "checkpoint"
+    subset = next(iter(entry.record["subsets"].values()), {}) if entry.record.get("subsets") else {}
+    score = ranked.score.as_dict()
+    return {"name": name, "kind": kind, "rank": ranked.rank, "score": score["value"], "ci95": score["ci95"],
+            "n": subset.get("n"), "step": entry.step, "target": target, "path": str(entry.path),
+            "model": entry.record["model"].get("source", entry.record["model"]["name"])}

@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 
 from rmbench.data import load_preferences, load_sft, load_unpaired
-from rmbench.data.schema import PreferenceExample
+from rmbench.data.schema import PreferenceExample, SFTExample, UnpairedExample
 from rmbench.errors import DataError
+from rmbench.scoring.formatting import raw_text
 
 ASSISTANT = "assistant"
 
@@ -51,8 +52,6 @@ def load_for(kind: str, sources: list[str], fmt: str | None, limit: int | None) 
 def _sft_or_chosen(source: str, fmt: str | None, limit: int | None) -> list:
     """SFT takes instruction data as it is, or preference pairs' chosen answers (the usual
     warm-up before RM and DPO training on the same pairs)."""
-    from rmbench.data.schema import SFTExample
-
     try:
         return load_sft(source, format=fmt, limit=limit)
     except DataError as sft_error:
@@ -77,8 +76,6 @@ def _unpaired_or_split_pairs(source: str, fmt: str | None, limit: int | None) ->
 
 def pairs_to_unpaired(pairs: list[PreferenceExample]) -> list:
     """Chosen completions become desirable examples, rejected ones undesirable."""
-    from rmbench.data.schema import UnpairedExample
-
     return [UnpairedExample(f"{p.id}/{side}{n}", p.subset, p.prompt, text, side == "chosen", p.meta)
             for p in pairs for side, texts in (("chosen", p.chosen), ("rejected", p.rejected))
             for n, text in enumerate(texts)]
@@ -93,8 +90,6 @@ def preference_rows(examples: list[PreferenceExample]) -> list[dict]:
 
 def raw_preference_rows(examples: list[PreferenceExample]) -> list[dict]:
     """Plain-text pairs for models without a chat template, formatted as the evaluation's raw mode."""
-    from rmbench.scoring.formatting import raw_text
-
     return [{"chosen": raw_text(e.prompt, c), "rejected": raw_text(e.prompt, r)}
             for e in examples for c in e.chosen for r in e.rejected]
 
@@ -165,8 +160,6 @@ def load_prompted(kind: str, sources: list[str], fmt: str | None, limit: int | N
 
 
 def _prompted(source: str, fmt: str | None, limit: int | None) -> list:
-    from rmbench.data.schema import SFTExample
-
     errors = []
     for loader in (load_sft, load_preferences, load_unpaired):
         try:

@@ -18,16 +18,10 @@ SPECIALS = ("bos_token", "eos_token", "unk_token")
 
 def check_shared_tokenizer(student: str, teacher: str) -> None:
     """Raise one ModelError unless teacher and student tokenize identically."""
-    from transformers import AutoConfig, AutoTokenizer
-
     tokenizers, widths = {}, {}
     for role, source in (("student", student), ("teacher", teacher)):
-        resolved = models.resolve_checkpoint(source)
-        try:
-            tokenizers[role] = AutoTokenizer.from_pretrained(resolved)
-            widths[role] = AutoConfig.from_pretrained(resolved).get_text_config().vocab_size
-        except (OSError, ValueError, KeyError) as err:
-            raise ModelError(f"cannot load the {role} {source}: {str(err).splitlines()[0]}") from err
+        tokenizers[role] = models.load_tokenizer(source)
+        widths[role] = models.checkpoint_config(source).get_text_config().vocab_size
     problem = tokenizer_difference(tokenizers["student"], tokenizers["teacher"])
     if problem:
         raise ModelError(f"teacher {teacher} and student {student} must share a tokenizer for distillation, and "
@@ -63,10 +57,5 @@ def tokenizer_difference(student, teacher) -> str | None:
 
 def load_teacher(teacher: str, student: str):
     """The teacher model, after the tokenizer check."""
-    from transformers import AutoModelForCausalLM
-
     check_shared_tokenizer(student, teacher)
-    try:
-        return AutoModelForCausalLM.from_pretrained(models.resolve_checkpoint(teacher), use_safetensors=True)
-    except (OSError, ValueError) as err:
-        raise ModelError(f"cannot load the teacher {teacher}: {str(err).splitlines()[0]}") from err
+    return models.load_model(teacher, "causal_lm", role="the teacher", tokenizer=False).model

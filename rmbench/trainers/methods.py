@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass, field
 
 from rmbench.errors import RmbenchError
+from rmbench.trainers.distill import load_teacher
+from rmbench.trainers.rewards import load_rewards
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
@@ -122,13 +124,9 @@ def method_inputs(method: Method, options: dict, model: str, seed: int) -> tuple
     trainer takes, not config values; they are loaded and checked here, before any data.
     """
     if method.trainer in ("rloo", "grpo"):
-        from rmbench.trainers.rewards import load_rewards
-
         rewards = load_rewards(options.get("reward_model"), options.get("reward_fn"), seed=seed)
         return {"reward_funcs": rewards}, {"rewards": [r.describe() for r in rewards]}
     if method.trainer == "gkd":
-        from rmbench.trainers.distill import load_teacher
-
         if not options.get("teacher"):
             raise RmbenchError(f"{method.name} distils a teacher into --model: add --set teacher=CHECKPOINT")
         return {"teacher_model": load_teacher(str(options["teacher"]), model)}, {"teacher": str(options["teacher"])}

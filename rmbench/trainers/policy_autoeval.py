@@ -23,25 +23,34 @@ import contextlib
 import json
 import math
 import os
+import random
 import re
+import subprocess
 import sys
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+import torch
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from rmbench import runs
+from rmbench import models, runs
 from rmbench.errors import RmbenchError
-from rmbench.evals.policy import PolicyEvalRequest
+from rmbench.evals.policy import PolicyEvalRequest, run_policy_eval
+from rmbench.leaderboard import build_boards
+from rmbench.leaderboard.render import to_dict
+from rmbench.scoring import CLASSIFIER_METHODS, IMPLICIT_METHODS
 from rmbench.terminal import console
+from rmbench.trainers.methods import get_method
 
 PROMPTS_FILE = "heldout-prompts.jsonl"
 TARGET = "policy"  # RUN/evals/<checkpoint>/policy/results.json
 START = "start"
 START_LABEL = "start (untrained)"
-RESAMPLES = 1000
 JUDGE_BASELINES = ("random", "length")  # baseline:bow learns from pairs, which a policy run does not have
 
 
@@ -67,8 +76,6 @@ def default_judge(meta: dict, settings: dict) -> str | None:
 
 def check_settings(method: str, settings: dict) -> None:
     """A judge that cannot score is found before training, not at the first checkpoint hours in."""
-    from rmbench.trainers.methods import get_method
-
     judge = explicit_judge(settings)
     if get_method(method).scorer != "none":
         if judge is not None:
@@ -88,9 +95,6 @@ def check_settings(method: str, settings: dict) -> None:
                                f"{' or '.join('baseline:' + b for b in JUDGE_BASELINES)} or a reward model "
                                "(baseline:bow needs preference pairs to learn from)")
         return
-    from rmbench import models
-    from rmbench.scoring import CLASSIFIER_METHODS, IMPLICIT_METHODS
-
     if str(models.read_metadata(judge).get("method", "")).lower() in CLASSIFIER_METHODS | IMPLICIT_METHODS:
         return
     kind = models.checkpoint_kind(judge)
@@ -153,8 +157,6 @@ class PolicyAutoEval:
         with _training_rng_kept():
             if isolated:
                 return _evaluate_in_subprocess(request)
-            from rmbench.evals.policy import run_policy_eval
-
             record, _ = run_policy_eval(request)
         return record
 
@@ -167,7 +169,8 @@ class PolicyAutoEval:
             return {"entries": []}
         start = self._evaluate(self.start, START, isolated)
         paths, stale = self._comparable_records(start)
-        ranks, rule = self._ranks(paths) if start["score"] is not None else ({}, None)
+        boards = self._boards(paths) if start["score"] is not None else []
+        ranks, rule = _ranks(boards)
         entries = [_entry(path, json.loads(path.read_text()), ranks.get(path.resolve()), self.run) for path in paths]
         if ranks:
             entries.sort(key=lambda e: (e["rank"] is None, e["rank"] or 0, -(e["score"] or 0), e["kind"] == "baseline",
@@ -184,7 +187,7 @@ class PolicyAutoEval:
                                             "start, ROUGE and lengths only",
                  "generation": {k: generation.get(k) for k in ("max_new_tokens", "temperature", "top_p", "seed")},
                  "ranking": rule, "skipped_stale": [str(p) for p in stale], "entries": entries}
-        (self.run / "leaderboard.json").write_text(json.dumps(board, indent=2))
+        (self.run / runs.BOARD_FILE).write_text(json.dumps({**to_dict(boards), **board}, indent=2))
         for renderable in policy_run_table(board, self.run.name):
             console.print(renderable)
         if rule:
@@ -203,23 +206,24 @@ class PolicyAutoEval:
             (kept if _comparison_key(record) == _comparison_key(start) else stale).append(path)
         return kept, stale
 
-    def _ranks(self, paths: list[Path]) -> tuple[dict, str | None]:
-        """(results path -> rank, the rule's wording) from the leaderboard's paired bootstrap
-        over prompts; a record it cannot read leaves the table unranked rather than failing a
-        finished run."""
-        from rmbench.leaderboard import build_boards
-
+    def _boards(self, paths: list[Path]) -> list:
+        """The leaderboard's boards for these records, with its defaults (resamples, seed), so the
+        ranks are those `rmbench leaderboard` gives; a record it cannot read leaves the table
+        unranked rather than failing a finished run."""
         try:
-            boards = build_boards(paths, resamples=RESAMPLES, seed=int(self.meta.get("seed") or 0))
+            return build_boards(paths)
         except RmbenchError as err:
             console.print(f"[yellow]note:[/] the checkpoints could not be ranked: {escape(str(err))}")
-            return {}, None
-        ranks = {}
-        for board in boards:
-            for ranked in board.ranked:
-                ranks[ranked.entry.path.resolve()] = {"rank": ranked.rank,
-                                                      "ci95": [ranked.score.low, ranked.score.high]}
-        return ranks, boards[0].rule if len(boards) == 1 else None
+            return []
+
+
+def _ranks(boards: list) -> tuple[dict, str | None]:
+    """(results path -> rank and interval, the rule's wording) read off the boards."""
+    ranks = {}
+    for board in boards:
+        for ranked in board.ranked:
+            ranks[ranked.entry.path.resolve()] = {"rank": ranked.rank, "ci95": [ranked.score.low, ranked.score.high]}
+    return ranks, boards[0].rule if len(boards) == 1 else None
 
 
 def _comparison_key(record: dict) -> tuple:
@@ -289,8 +293,6 @@ def checkpoint_line(name: str, step: int, record: dict) -> str:
 def policy_run_table(board: dict, run_name: str) -> list:
     """Title, table and caption as separate renderables: a caption inside a narrow table wraps
     into a column of words, on its own it takes the terminal's width."""
-    from rich import box
-
     judged = board["judge"] is not None
     title = f"{run_name}: {board['method']} checkpoints vs the start on {board['n']} held-out prompts"
     caption = (f"win-rate against the start, judged by {board['judge']} (the start ties itself); KL to the "
@@ -329,11 +331,6 @@ def policy_run_table(board: dict, run_name: str) -> list:
 def _training_rng_kept():
     """Evaluating between steps must not shift the training's random streams: a run evaluated
     at every checkpoint trains as one that is not, and a resumed run as a straight one."""
-    import random
-
-    import numpy as np
-    import torch
-
     saved = (random.getstate(), np.random.get_state(), torch.get_rng_state(),
              torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
     try:
@@ -350,9 +347,6 @@ def _evaluate_in_subprocess(request: PolicyEvalRequest) -> dict:
     """Under DeepSpeed or several processes a model loaded in the training process would be
     partitioned or join collectives; a plain process of its own evaluates it cleanly. The
     request travels whole (cache folder included), which `rmbench eval --policy` cannot carry."""
-    import subprocess
-    import tempfile
-
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(runs.jsonable(asdict(request)), handle)
     try:
@@ -366,8 +360,6 @@ def _evaluate_in_subprocess(request: PolicyEvalRequest) -> dict:
 
 
 def _main(spec: str) -> None:
-    from rmbench.evals.policy import run_policy_eval
-
     raw = json.loads(Path(spec).read_text())
     for key in ("out", "cache_dir"):
         raw[key] = Path(raw[key]) if raw.get(key) else None

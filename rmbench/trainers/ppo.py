@@ -60,13 +60,19 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
+from accelerate import Accelerator
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
 from rmbench import models, runs
 from rmbench.errors import DataError, ModelError, RmbenchError
 from rmbench.terminal import console
+from rmbench.trainers import data as train_data
 from rmbench.trainers import ppo_core as core
-from rmbench.trainers.recipes import RecipeError
+from rmbench.trainers.metadata import run_metadata, write_checkpoint_metadata
+from rmbench.trainers.methods import get_method
+from rmbench.trainers.recipes import RecipeError, check_method_settings, check_value_types, load_recipe
+from rmbench.trainers.rewards import load_rewards
 
 LOG_FILE = "ppo_log.jsonl"
 STATE_FILE = "ppo_state.pt"
@@ -175,8 +181,6 @@ def make_config(train_args: dict) -> PPOConfig:
 
 def load_reward(config: PPOConfig, seed: int) -> SequenceReward:
     """The one reward named (rmbench.trainers.rewards loads and checks it, as for RLOO and GRPO)."""
-    from rmbench.trainers.rewards import load_rewards
-
     return SequenceReward(load_rewards(config.reward_model, config.reward_fn, seed=seed)[0])
 
 
@@ -237,46 +241,21 @@ def disable_dropout(model: nn.Module) -> None:
 
 
 def load_policy(source: str):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    resolved = models.resolve_checkpoint(source)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(resolved)
-        policy = AutoModelForCausalLM.from_pretrained(resolved, use_safetensors=True)
-    except (OSError, ValueError) as err:
-        raise ModelError(f"cannot load {source} as a causal LM for ppo: {str(err).splitlines()[0]}") from err
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    if not getattr(tokenizer, "chat_template", None):
-        raise ModelError(f"{source} has no chat template; ppo samples answers to conversations: give the "
-                         "tokenizer one (tokenizer.chat_template) before training")
-    policy.config.pad_token_id = tokenizer.pad_token_id
-    return policy, tokenizer, resolved
+    loaded = models.load_model(source, "causal_lm")
+    models.require_chat_template(loaded.tokenizer, source, "ppo samples answers to conversations")
+    return loaded.model, loaded.tokenizer, loaded.resolved
 
 
 def load_value_model(source: str, pad_token_id: int, seed: int):
     """A sequence classifier whose `score` head gives a value at every position; a head the
     checkpoint lacks (a causal LM) starts at zero."""
-    from transformers import AutoModelForSequenceClassification
-    from transformers.utils import logging as hf_logging
-
-    resolved = models.resolve_checkpoint(source)
-    torch.manual_seed(seed)
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # a causal LM lacks the head by design: no "newly initialized" report
-    try:
-        model, info = AutoModelForSequenceClassification.from_pretrained(
-            resolved, num_labels=1, use_safetensors=True, output_loading_info=True)
-    except (OSError, ValueError, RuntimeError) as err:
-        raise ModelError(f"cannot load {source} as a value model (1-output head): {str(err).splitlines()[0]}; "
-                         "set value_model=policy") from err
-    finally:
-        hf_logging.set_verbosity(verbosity)
+    loaded = models.load_model(source, "value", seed=seed, role="the value model", tokenizer=False)
+    model = loaded.model
     head = getattr(model, HEAD, None)
     if not isinstance(head, nn.Linear) or not hasattr(model, model.base_model_prefix):
         raise ModelError(f"value model {source} ({type(model).__name__}) has no per-token `score` head; "
                          "ppo needs a decoder model: set value_model=policy")
-    if any(k.split(".")[0] == HEAD for k in info["missing_keys"]):
+    if any(k.split(".")[0] == HEAD for k in loaded.missing_head):
         with torch.no_grad():
             head.weight.zero_()
             if head.bias is not None:
@@ -377,8 +356,6 @@ class PPOTrainer:
     def __init__(self, config: PPOConfig, policy, ref_policy, value_model, tokenizer, reward: Callable,
                  prompts: Sequence[list[dict]], out: Path, seed: int = 42, meta: dict | None = None,
                  on_save: Sequence[Callable[[Path, int], None]] = (), show_progress: bool = False, accelerator=None):
-        from accelerate import Accelerator
-
         if not prompts:
             raise DataError("ppo has no prompts to train on")
         self.config, self.tokenizer, self.reward, self.prompts = config, tokenizer, reward, list(prompts)
@@ -542,8 +519,6 @@ class PPOTrainer:
 
     # -- the loop
     def train(self) -> list[dict]:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
         logs = []
         is_main = self.accelerator.is_main_process
         progress = Progress(TextColumn("ppo"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -594,8 +569,6 @@ class PPOTrainer:
     # -- checkpoints
     def save_policy(self, folder: Path) -> None:
         """The policy as a plain causal LM folder with its tokenizer and rmbench.json."""
-        from rmbench.trainers.metadata import write_checkpoint_metadata
-
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
             wrapper = self.accelerator.unwrap_model(self.model)
@@ -679,9 +652,6 @@ def resumable_checkpoint(out: Path) -> Path | None:
 
 def ppo_metadata(request, resolved: str, config: PPOConfig, settings: dict, value_source: str,
                  reward: SequenceReward) -> dict:
-    from rmbench.trainers.metadata import run_metadata
-    from rmbench.trainers.methods import get_method
-
     meta = run_metadata(get_method("ppo"), request, resolved, config, settings)
     describe = getattr(reward.reward, "describe", None)
     meta.update({"reference_model": resolved, "reward_model": config.reward_model, "reward_fn": config.reward_fn,
@@ -695,11 +665,6 @@ def train_ppo(request, on_save: Sequence[Callable[[Path, int], None]] = ()) -> d
 
     on_save: callables given (checkpoint folder, step) after each save (and after `final`).
     """
-    from accelerate import Accelerator
-
-    from rmbench.trainers import data as train_data
-    from rmbench.trainers.recipes import check_method_settings, check_value_types, load_recipe
-
     names = {f.name for f in fields(PPOConfig)}
     train_args, settings = load_recipe("ppo", request.recipe, request.overrides, names)
     check_value_types(train_args, PPOConfig)
@@ -710,7 +675,7 @@ def train_ppo(request, on_save: Sequence[Callable[[Path, int], None]] = ()) -> d
         raise RmbenchError("ppo trains all weights: lora and load_in_4bit are not supported for ppo yet")
     reward = load_reward(config, request.seed)  # a typo'd reward fails before the run folder fills
     resolved = models.resolve_checkpoint(request.model)
-    value_source = choose_value_source(config, request.model, _tokenizer(resolved, request.model))
+    value_source = choose_value_source(config, request.model, models.load_tokenizer(resolved))
     runs.check_run_folder(request.out, request.method, request.model, resume=request.resume,
                           overwrite=request.overwrite)
     resume_from = resumable_checkpoint(request.out) if request.resume else None
@@ -755,15 +720,6 @@ def train_ppo(request, on_save: Sequence[Callable[[Path, int], None]] = ()) -> d
     return {"entries": [], "final": str(final), "steps": trainer.step}
 
 
-def _tokenizer(resolved: str, source: str):
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(resolved)
-    except (OSError, ValueError) as err:
-        raise ModelError(f"cannot load the tokenizer of {source}: {str(err).splitlines()[0]}") from err
-
-
 def choose_value_source(config: PPOConfig, policy_source: str, tokenizer) -> str:
     """value_model: auto (the reward model when it is a classifier sharing the policy's tokenizer,
     else the policy) | policy | reward | PATH."""
@@ -776,7 +732,7 @@ def choose_value_source(config: PPOConfig, policy_source: str, tokenizer) -> str
     if config.reward_model is not None:
         why = "the reward model is not a sequence classifier"
         if models.checkpoint_kind(config.reward_model) == "classifier":
-            reward_tokenizer = _tokenizer(models.resolve_checkpoint(config.reward_model), config.reward_model)
+            reward_tokenizer = models.load_tokenizer(config.reward_model)
             if reward_tokenizer.get_vocab() == tokenizer.get_vocab():
                 return config.reward_model
             why = "the reward model's tokenizer differs from the policy's"

@@ -24,7 +24,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from rmbench import models
 from rmbench.errors import ModelError, RmbenchError
+from rmbench.scoring import IMPLICIT_METHODS, build_scorer
+from rmbench.scoring.base import Item
 
 Message = dict
 
@@ -106,10 +109,6 @@ def prompt_messages(prompt) -> list[Message]:
 
 def model_reward(source: str, *, seed: int = 0) -> RewardFunction:
     """A sequence-classification RM (or a DPO-family checkpoint with rmbench.json), scored as eval scores it."""
-    from rmbench import models
-    from rmbench.scoring import IMPLICIT_METHODS, build_scorer
-    from rmbench.scoring.base import Item
-
     method = str(models.read_metadata(source).get("method", "")).lower()
     if method not in IMPLICIT_METHODS and models.checkpoint_kind(source) != "classifier":
         raise ModelError(f"reward_model={source} is not a reward model (no sequence-classification head): train "

@@ -10,14 +10,22 @@ methods are evaluated by sampling on the held-out prompts and ranked against the
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
+
+import torch
+from accelerate import PartialState
+from datasets import Dataset
 
 from rmbench import models, runs
 from rmbench.data.schema import PreferenceExample
-from rmbench.errors import ModelError, RmbenchError
+from rmbench.errors import RmbenchError
 from rmbench.terminal import console
 from rmbench.trainers import data as train_data
+from rmbench.trainers.autoeval import AutoEvalCallback, rank_run
+from rmbench.trainers.metadata import run_metadata
 from rmbench.trainers.methods import Method, get_method, method_args, method_inputs, method_record, trl_classes
+from rmbench.trainers.policy_autoeval import PolicyAutoEval, check_settings
+from rmbench.trainers.ppo import PPOConfig, train_ppo
 from rmbench.trainers.recipes import check_method_settings, check_value_types, load_recipe
 from rmbench.trainers.request import TrainRequest
 from rmbench.trainers.sampling import with_pair_length_grouping
@@ -32,8 +40,6 @@ def _check_out(request: TrainRequest) -> None:
 
 def device_args(train: dict) -> dict:
     """TRL configs default to bf16 on; without a GPU that fails, so pick per machine."""
-    import torch
-
     defaults = {"report_to": "none", "activation_checkpointing": False}
     if not torch.cuda.is_available():
         defaults |= {"use_cpu": True, "bf16": False}
@@ -41,38 +47,21 @@ def device_args(train: dict) -> dict:
 
 
 def load_models(method: Method, source: str, settings: dict, seed: int):
-    import torch
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
-
-    resolved = models.resolve_checkpoint(source)
-    torch.manual_seed(seed)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(resolved)
-        if method.head == "classifier":
-            model = AutoModelForSequenceClassification.from_pretrained(resolved, num_labels=1, use_safetensors=True)
-        else:
-            model = AutoModelForCausalLM.from_pretrained(resolved, use_safetensors=True)
-    except (OSError, ValueError) as err:
-        raise ModelError(f"cannot load {source} for {method.name}: {str(err).splitlines()[0]}") from err
-    if tokenizer.eos_token is None and tokenizer.sep_token is not None:
-        tokenizer.eos_token = tokenizer.sep_token  # BERT-like encoders: TRL ends every text with EOS
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model.config.pad_token_id = tokenizer.pad_token_id
-    if not getattr(tokenizer, "chat_template", None) and method.name != "rm":
-        raise ModelError(f"{source} has no chat template; {method.name} trains on conversations: give the "
-                         "tokenizer one (tokenizer.chat_template) before training")
+    """(model, reference or None, tokenizer, resolved source) for training with this method."""
+    loaded = models.load_model(source, method.head, num_labels=1 if method.head == "classifier" else None, seed=seed,
+                               training=True)
+    model, tokenizer = loaded.model, loaded.tokenizer
+    if method.name != "rm":
+        models.require_chat_template(tokenizer, source, f"{method.name} trains on conversations")
     ref = None
-    if method.needs_ref and not settings["lora"]:
-        ref = AutoModelForCausalLM.from_pretrained(resolved, use_safetensors=True)
+    if method.needs_ref and not settings["lora"]:  # under LoRA the adapters off are the reference
+        ref = models.load_model(loaded.resolved, "causal_lm", role="the reference", tokenizer=False).model
     if settings["lora"]:
         model = _with_lora(model, method, settings)
-    return model, ref, tokenizer, resolved
+    return model, ref, tokenizer, loaded.resolved
 
 
 def _with_lora(model, method: Method, settings: dict):
-    import torch
-
     if settings["load_in_4bit"] and not torch.cuda.is_available():
         raise RmbenchError("load_in_4bit (QLoRA) needs a CUDA GPU and bitsandbytes; this machine has no GPU")
     from peft import LoraConfig, get_peft_model
@@ -84,12 +73,6 @@ def _with_lora(model, method: Method, settings: dict):
 
 
 def train(request: TrainRequest) -> dict:
-    from datasets import Dataset
-
-    from rmbench.trainers.autoeval import AutoEvalCallback, rank_run
-    from rmbench.trainers.metadata import run_metadata
-    from rmbench.trainers.policy_autoeval import PolicyAutoEval, check_settings
-
     method = get_method(request.method)
     _check_out(request)
     if method.trainer == "ppo":  # rmbench's own loop, not a TRL trainer
@@ -168,13 +151,6 @@ def train(request: TrainRequest) -> dict:
 def _train_ppo(request: TrainRequest) -> dict:
     """PPO evaluates its checkpoints through its on_save hook; its meta (reward, value model)
     is built inside the trainer, so the evaluator reads it from the run file when first called."""
-    from dataclasses import fields
-
-    from accelerate import PartialState
-
-    from rmbench.trainers.policy_autoeval import PolicyAutoEval, check_settings
-    from rmbench.trainers.ppo import PPOConfig, train_ppo
-
     _, settings = load_recipe("ppo", request.recipe, request.overrides, {f.name for f in fields(PPOConfig)})
     check_method_settings(settings)
     check_settings("ppo", settings)

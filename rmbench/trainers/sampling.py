@@ -11,11 +11,11 @@ lengths the collator will actually pad to, max(chosen, rejected), and changes no
 
 from __future__ import annotations
 
+from transformers.trainer_pt_utils import LengthGroupedSampler
+
 
 def with_pair_length_grouping(trainer_class):
     """`trainer_class` whose group_by_length sampler understands chosen/rejected rows."""
-    from transformers.trainer_pt_utils import LengthGroupedSampler
-
     class PairLengthGrouped(trainer_class):
         def _get_train_sampler(self, train_dataset=None):
             dataset = self.train_dataset if train_dataset is None else train_dataset
