@@ -11,7 +11,10 @@ file; every shard of any earlier run is read back, so an interrupted run resumes
 number of processes. The answers are then gathered to every process; only the main
 process writes the record.
 
-Outside `accelerate launch` (WORLD_SIZE unset or 1) nothing here changes anything.
+Outside a multi-process launch (WORLD_SIZE unset or 1) nothing here changes anything. On a
+machine without GPUs, launch CPU processes with `accelerate launch --multi_gpu
+--num_processes N` (accelerate's `--cpu` starts a single process) or `torchrun
+--nproc_per_node N -m rmbench eval ...`; they talk over gloo.
 """
 
 from __future__ import annotations
@@ -21,13 +24,24 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def world() -> tuple[int, int]:
-    """(this process's rank, number of processes); (0, 1) unless launched with several."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return 0, 1
+def _launched() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def _state():
+    """accelerate's process state. Without CUDA it is asked for CPU processes explicitly (gloo):
+    left to itself it would fall back to one process whenever no GPU is found."""
+    import torch
     from accelerate import PartialState
 
-    state = PartialState()
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def world() -> tuple[int, int]:
+    """(this process's rank, number of processes); (0, 1) unless launched with several."""
+    if not _launched():
+        return 0, 1
+    state = _state()
     return state.process_index, state.num_processes
 
 
@@ -37,11 +51,7 @@ def is_main() -> bool:
 
 def local_device():
     """The accelerator this process owns (cuda:LOCAL_RANK), or None when not launched with several."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return None
-    from accelerate import PartialState
-
-    return PartialState().device
+    return _state().device if _launched() else None
 
 
 def split_batches(batches: Sequence[Sequence[int]], weights: Sequence[int], size: int) -> list[list[int]]:
@@ -88,6 +98,4 @@ def gather(rows: list) -> list:
 
 def barrier() -> None:
     if world()[1] > 1:
-        from accelerate import PartialState
-
-        PartialState().wait_for_everyone()
+        _state().wait_for_everyone()
