@@ -234,8 +234,13 @@ def quickstart_command(
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
 ):
     """Train a small reward model on generated probes, rank it against baselines (offline, CPU, minutes)."""
+    from rmbench import validate
     from rmbench.quickstart import run_quickstart
 
+    validate.integer("--n-train", n_train, low=1, high=validate.GENERATE_MAX)
+    validate.seed("--seed", seed)
+    if out.exists() and not out.is_dir():
+        raise RmbenchError(f"--out {out} is a file, not a folder")
     show_progress = progress and sys.stdout.isatty()
     _quiet_libraries(show_progress)
     run_quickstart(out, n_train=n_train, seed=seed, overwrite=overwrite, show_progress=show_progress)

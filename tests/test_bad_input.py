@@ -1,4 +1,4 @@
-"""Hostile-but-realistic input to eval, leaderboard, data generate and pipeline: every case is
+"""Hostile-but-realistic input to eval, leaderboard, data generate, pipeline and quickstart: every case is
 one clear line and exit 2, never a traceback, and nothing outside --out changes.
 
 Each case runs in-process (CliRunner) inside a fresh sandbox folder holding a small data file,
@@ -428,7 +428,15 @@ PIPELINE = [
          pipe(GOOD_GENERATE), out=None),
 ]
 
-CASES = EVAL_OUT + EVAL_FLAGS + EVAL_DATA + LEADERBOARD + GENERATE + PIPELINE
+QUICKSTART = [
+    Case("quickstart-n-train-zero", ["quickstart", "--out", "{t}/out", "--n-train", "0"], "--n-train"),
+    Case("quickstart-n-train-huge", ["quickstart", "--out", "{t}/out", "--n-train", "99999999"], "--n-train"),
+    Case("quickstart-seed-negative", ["quickstart", "--out", "{t}/out", "--seed", "-1"], "--seed"),
+    Case("quickstart-out-is-a-file", ["quickstart", "--out", "{t}/note.txt"], "note.txt", out=None),
+    Case("quickstart-out-not-empty", ["quickstart", "--out", "{t}/rec"], "--overwrite", out=None),
+]
+
+CASES = EVAL_OUT + EVAL_FLAGS + EVAL_DATA + LEADERBOARD + GENERATE + PIPELINE + QUICKSTART
 
 
 @pytest.fixture(scope="module")
