@@ -92,7 +92,7 @@ def load_pipeline(path: str | Path) -> Pipeline:
     if unknown:
         raise PipelineError(f"{source}: unknown top-level key(s) {', '.join(sorted(map(str, unknown)))} "
                             "(allowed: name, stages, defaults, leaderboard)")
-    name = raw.get("name", source.stem)
+    name = source.stem if raw.get("name") is None else raw["name"]
     if not isinstance(name, str) or not SAFE_NAME.match(name) or ".." in name:
         raise PipelineError(f"{source}: `name` must be a plain name (letters, digits, . _ -), not {name!r}: it "
                             "names the default output folder runs/NAME")

@@ -202,6 +202,7 @@ EVAL_FLAGS = [
     Case("eval-judge-mode-bogus", E("--judge-mode", "bogus"), "--judge-mode"),
     Case("eval-format-bogus", E("--format", "nosuch"), "nosuch"),
     Case("eval-format-markup", E("--format", "[b]x[/b]"), "[b]x[/b]"),
+    Case("eval-concurrency-zero", E("--concurrency", "0"), "--concurrency"),
     Case("eval-policy-flag-without-policy", E("--temperature", "0.5"), "--policy"),
     Case("eval-policy-temperature-negative", ["eval", "--policy", "{t}/nope", "--data", "{t}/pairs.jsonl",
                                               "--temperature", "-1", "--no-progress"], "--temperature"),

@@ -68,6 +68,7 @@ def check_request(request: EvalRequest) -> None:
     if "judge_mode" in request.scorer_options:
         validate.choice("--judge-mode", request.scorer_options["judge_mode"], validate.JUDGE_MODES)
     validate.model_options(request.model_options)
+    validate.integer("--concurrency", request.model_options.get("concurrency"), low=1, high=1024, optional=True)
     if request.scorer_options.get("judge_template") is not None:
         validate.text_file("--judge-template", request.scorer_options["judge_template"])
     if request.subsets is not None and not request.subsets:
