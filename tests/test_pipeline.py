@@ -111,3 +111,28 @@ def test_shipped_example_parses_and_is_found_by_name(tmp_path):
     assert example.stages[-1].settings["reward_model"] == "rm"
     result = run("no-such-pipeline", tmp_path / "out")
     assert result.exit_code == 2 and "tiny-sft-rm-dpo" in result.output
+
+
+def test_a_mistake_in_a_late_stage_stops_the_run_before_the_first_stage(tmp_path):
+    path = write(tmp_path, """
+        stages:
+          - {name: pairs, generate: {n: 8}}
+          - {name: more, generate: {n: 1.7}}
+        """)
+    result = run(path, tmp_path / "out")
+    assert result.exit_code == 2 and "n must be a whole number, not 1.7" in result.output, result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["../escaped", "/abs/stage", "a/b", "..", ".cache"])
+def test_stage_names_never_reach_outside_out(tmp_path, name):
+    path = write(tmp_path, f"""
+        stages:
+          - {{name: '{name}', tiny: {{layers: 1, hidden_size: 16}}}}
+        """)
+    victim = tmp_path / "escaped"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    result = run(path, tmp_path / "box" / "out")
+    assert result.exit_code == 2 and "not a plain name" in result.output, result.output
+    assert (victim / "keep.txt").read_text() == "mine" and not (tmp_path / "box").exists()
