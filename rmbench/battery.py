@@ -31,7 +31,8 @@ from rmbench.leaderboard import build_boards
 from rmbench.results import atomic_write
 from rmbench.scoring import build_scorer
 
-BATTERY = ("rewardbench", "rewardbench2", "rm-bench", "judgebench", "rmb", "m-rewardbench", "llmbar")
+BATTERY = ("rewardbench", "rewardbench2", "rm-bench", "judgebench", "rmb", "m-rewardbench", "ppe-human",
+           "ppe-correctness", "llmbar")
 SUMMARY_FILE = "battery.json"
 RESAMPLES = 1000
 

@@ -16,6 +16,7 @@ from rmbench.cli import app
 from tests.conftest import write_jsonl
 from tests.test_suites_judgebench import JB_FILE, jb_pairs
 from tests.test_suites_m_rewardbench import write_languages
+from tests.test_suites_ppe import human_rows, write_correctness, write_human
 from tests.test_suites_rmb import write_tree
 
 runner = CliRunner()
@@ -43,6 +44,8 @@ def data_root(root: Path) -> Path:
         {"id": f"c{i}", "prompt": f"chat {i}", "chosen": [f"yes {i}", f"yes yes {i}", f"**yes** {i}"],
          "rejected": [f"no {i}", f"no no {i}", f"**no** {i}"], "subset": "alpacaeval"} for i in range(5)]))
     write_languages(root / "m-rewardbench", sources=("alpacaeval-easy", "hep-go"), per_source=1)
+    write_human(root / "ppe-human", human_rows(6, seed=2))
+    write_correctness(root / "ppe-correctness", per_benchmark=2, k=4)
     (root / "rewardbench").mkdir()
     pyarrow.parquet.write_table(pyarrow.Table.from_pylist([
         {"id": i, "prompt": f"rb question {i}", "chosen": f"a good long answer {i}", "rejected": f"bad {i}",

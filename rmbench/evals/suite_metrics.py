@@ -1,4 +1,4 @@
-"""The battery's own scoring rules: JudgeBench, RMB, M-RewardBench.
+"""The battery's own scoring rules: JudgeBench, RMB, M-RewardBench, PPE.
 
 Each benchmark of the standard battery publishes its number through its own code, with
 its own quirks (JudgeBench sums two answer orders; RMB's best-of-N item counts only when
@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from rmbench.evals import ppe_metrics
 
 Outcome = tuple[float, int]  # (outcome in [0, 1], exact ties)
 
@@ -136,12 +138,14 @@ class SubsetMetric:
     name: str
     scored: Callable[[Sequence[float], Sequence[float]], Outcome]  # (chosen scores, rejected scores)
     judged: Callable[[list, list], float] | None = None  # (outcomes grid, verdicts grid) -> outcome
+    extra: Callable[[list, list], dict] | None = None  # subset-level figures beyond the mean (PPE's best-of-K)
 
     def subset(self, chosen: list[list[float]], rejected: list[list[float]]):
         """(correct, ties, accuracy, extra) as harness._scored_subset returns them."""
         results = [self.scored(c, r) for c, r in zip(chosen, rejected)]
         correct = [float(o) for o, _ in results]
-        return correct, [t for _, t in results], _mean(correct), {}
+        extra = self.extra(chosen, rejected) if self.extra is not None else {}
+        return correct, [t for _, t in results], _mean(correct), extra
 
     def judged_subset(self, name: str, outcomes: list, verdicts: list):
         if self.judged is None:
@@ -192,6 +196,12 @@ SUBSET_METRICS: dict[str, SubsetMetric] = {
     "m_rewardbench": SubsetMetric("m_rewardbench",
                                   lambda c, r: rmb_pairwise(_one(c, "chosen"), _one(r, "rejected")),
                                   _pairwise_judged),
+    # PPE human preference: decisive battles only (ties are skipped at load), chosen > rejected
+    "ppe_human": SubsetMetric("ppe_human", lambda c, r: rmb_pairwise(_one(c, "chosen"), _one(r, "rejected")),
+                              _pairwise_judged),
+    # PPE correctness: chosen = the correct responses, rejected = the incorrect ones
+    "ppe_correctness": SubsetMetric("ppe_correctness", ppe_metrics.correctness_pairwise, _pairwise_judged,
+                                    ppe_metrics.best_of_k_curve),
 }
 
 
@@ -235,16 +245,34 @@ def rmb_rule(subsets: dict[str, dict]) -> tuple[dict, float, dict]:
     return sections, _mean([v for v in sections.values() if _known(v)]), {}
 
 
+def ppe_human_rule(subsets: dict[str, dict]) -> tuple[dict, float, dict]:
+    """Accuracy per language (the subsets) and over every decisive battle."""
+    sections = {name: s["accuracy"] for name, s in sorted(subsets.items())}
+    return sections, pooled(subsets), {}
+
+
+def ppe_correctness_rule(subsets: dict[str, dict]) -> tuple[dict, float, dict]:
+    """Accuracy per benchmark (the subsets: mmlu_pro, math, gpqa, ifeval, mbpp_plus); the score
+    is their plain mean, as model cards report "PPE Correctness". When every subset carries
+    its best-of-K curve, their point-wise mean is reported too."""
+    sections = {name: s["accuracy"] for name, s in sorted(subsets.items())}
+    curves = [s.get("best_of_k") for s in subsets.values()]
+    extra = {"best_of_k": ppe_metrics.mean_curve(curves)} if curves and all(curves) else {}
+    return sections, _mean(sections.values()), extra
+
+
 SCORE_RULES: dict[str, Callable[[dict[str, dict]], tuple[dict, float, dict]]] = {
     "judgebench": judgebench_rule,
     "rmb": rmb_rule,
     "m-rewardbench": m_rewardbench_rule,
+    "ppe-human": ppe_human_rule,
+    "ppe-correctness": ppe_correctness_rule,
 }
 
 # A suite-less run (--data FILE) whose subsets all use one of these metrics gets the rule
 # of the benchmark the metric belongs to, not a plain mean of subsets.
 DEFAULT_RULES = {"judgebench": "judgebench", "rmb_pairwise": "rmb", "rmb_bon": "rmb",
-                 "m_rewardbench": "m-rewardbench"}
+                 "m_rewardbench": "m-rewardbench", "ppe_human": "ppe-human", "ppe_correctness": "ppe-correctness"}
 
 
 def default_rule(subsets: dict[str, dict]) -> str | None:
