@@ -32,6 +32,7 @@ from rmbench.evals import ppe_metrics
 from rmbench.evals.harness import evaluate
 from rmbench.evals.suites import load_suite
 from rmbench.scoring.engine import EngineResult
+from rmbench.scoring.judging import comparison_outcome
 
 runner = CliRunner()
 HUMAN_FILE = "data/test-00000-of-00001.parquet"
@@ -286,3 +287,22 @@ def test_a_missing_benchmark_makes_the_run_partial(tmp_path):
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "out" / "results.json").read_text())
     assert record["partial"] and "ifeval" not in record["subsets"] and len(record["subsets"]) == 4
+
+
+def test_a_pairwise_judge_scores_a_prompt_by_its_comparisons(tmp_path):
+    """Verdict pairs [correct shown as A, correct shown as B]: both right -> 1, split -> 0.5."""
+    rows = correctness_rows(2, k=4, seed=8)
+    examples = load_preferences(str(write_parquet(tmp_path / "gpqa.parquet", rows)), subset="gpqa")
+    verdicts, outcomes, expected = [], [], []
+    for e in examples:
+        grid = [[["A", "B"] if (i + j) % 2 else ["A", "A"] for j in range(len(e.rejected))]
+                for i in range(len(e.chosen))]
+        verdicts.append(grid)
+        outcomes.append([[comparison_outcome(*pair) for pair in line] for line in grid])
+        flat = [1.0 if pair == ["A", "B"] else 0.5 for line in grid for pair in line]
+        expected.append(sum(flat) / len(flat))
+    judged = EngineResult([[]] * len(examples), [[]] * len(examples), [0] * len(examples), {},
+                          outcomes=outcomes, verdicts=verdicts)
+    summary, result_rows = evaluate(examples, judged, load_suite("ppe-correctness"))
+    assert [row["correct"] for row in result_rows] == pytest.approx(expected)
+    assert "best_of_k" not in summary["subsets"]["gpqa"]  # a judge gives no per-response score
