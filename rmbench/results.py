@@ -182,6 +182,13 @@ def claim_out(out: Path | None, identity: dict, *, inputs: Iterable[str | Path] 
         if path.exists() and path.is_dir() != want_dir:
             raise RmbenchError(f"{path} is {'a file' if want_dir else 'a folder'}; rmbench writes its "
                                f"{'score cache' if want_dir else name} there: move it away or choose another {flag}")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) != 0:
+        # A data-parallel launch: every process runs the same eval and only the main one writes the
+        # record, so only it holds the lock; the others check the folder the same way and go on.
+        if not overwrite:
+            _refuse_other_record(out, identity, shown, flag)
+        yield
+        return
     try:
         lock = open(out / LOCK_FILE, "a")  # noqa: SIM115 (held for the whole run)
     except OSError as err:

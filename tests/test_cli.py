@@ -216,3 +216,21 @@ def test_policy_out_holding_another_policys_record_is_refused(pairs_file, tiny_l
     first = (out / "results.json").read_bytes()
     assert_user_error(run("--policy", str(tmp_path / "other-policy"), *args), str(tiny_lm), "--overwrite")
     assert (out / "results.json").read_bytes() == first
+
+
+def test_only_the_main_process_of_a_data_parallel_launch_locks_the_folder(pairs_file, tmp_path, monkeypatch):
+    import fcntl
+
+    out = tmp_path / "run"
+    out.mkdir()
+    with open(out / ".rmbench.lock", "a") as held:  # rank 0, mid-run
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        monkeypatch.setenv("RANK", "1")
+        from rmbench.results import claim_out, record_identity
+
+        with claim_out(out, record_identity("baseline:length", "custom", [str(pairs_file)])):
+            pass  # rank 1 is not refused by rank 0's lock
+        monkeypatch.setenv("RANK", "0")
+        assert_user_error(run("--reward", "baseline:length", "--data", str(pairs_file), "--out", str(out)),
+                          "another rmbench run")
