@@ -306,3 +306,46 @@ def test_a_pairwise_judge_scores_a_prompt_by_its_comparisons(tmp_path):
     summary, result_rows = evaluate(examples, judged, load_suite("ppe-correctness"))
     assert [row["correct"] for row in result_rows] == pytest.approx(expected)
     assert "best_of_k" not in summary["subsets"]["gpqa"]  # a judge gives no per-response score
+
+
+@pytest.fixture
+def datasets_cache(tmp_path, monkeypatch):
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    return datasets
+
+
+def test_hub_ids_load_through_datasets_in_the_repositories_layout(tmp_path, monkeypatch, datasets_cache):
+    """The manifests' hub ids, answered by `datasets` from local snapshots laid out as the hub
+    repositories are (data/<split>-00000-of-00001.parquet): the same records as the files."""
+    human = human_rows(9, seed=4)
+    write_human(tmp_path / "PPE-Human-Preference-V1", human)
+    math = correctness_rows(3, seed=5)
+    write_parquet(tmp_path / BENCHMARKS["math"] / CORRECTNESS_FILE, math)
+    real = datasets_cache.load_dataset
+    asked = []
+
+    def local_snapshot(source, split=None):
+        asked.append((source, split))
+        return real(str(tmp_path / source.split("/")[1]), split=split)
+
+    monkeypatch.setattr(datasets_cache, "load_dataset", local_snapshot)
+    battles = load_preferences("lmarena-ai/PPE-Human-Preference-V1", split="test")
+    prompts = load_preferences("lmarena-ai/PPE-MATH-Best-of-K", split="train", subset="math")
+    assert asked == [("lmarena-ai/PPE-Human-Preference-V1", "test"), ("lmarena-ai/PPE-MATH-Best-of-K", "train")]
+    assert [e.id for e in battles] == [r["question_id"] for r in human if r["winner"] in ("model_a", "model_b")]
+    assert battles[0].meta["conv_metadata"]["turns"] == 1
+    assert [(e.subset, len(e.chosen) + len(e.rejected)) for e in prompts] == [("math", 32)] * 3
+    assert [e.chosen for e in prompts] == [e.chosen for e in load_preferences(
+        str(tmp_path / BENCHMARKS["math"] / CORRECTNESS_FILE), subset="math")]
+
+
+def test_a_human_preference_file_given_as_a_correctness_set_is_one_line(tmp_path):
+    write_correctness(tmp_path / "data", per_benchmark=2, k=4)
+    write_parquet(tmp_path / "data" / BENCHMARKS["math"] / CORRECTNESS_FILE, human_rows(4))
+    result = runner.invoke(app, ["eval", "--reward", "baseline:length", "--suite", "ppe-correctness", "--data-root",
+                                 str(tmp_path / "data"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "scores" in result.output and "ppe-correctness" in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
