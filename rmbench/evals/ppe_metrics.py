@@ -41,22 +41,27 @@ def best_of_k(scores: Sequence[float], labels: Sequence[bool], k: int) -> float:
     sampling noise); responses tied at the top are picked uniformly. A draw's top score is v
     with probability (C(L + m, K) - C(L, K)) / C(n, K), L responses scoring below v and m at
     v, and then each of the m is equally likely to be the pick."""
+    n = len(scores)
+    if not 1 <= k <= n:
+        raise ValueError(f"K={k} needs between 1 and {n} responses")
+    return prompt_curve(scores, labels)[k - 1]
+
+
+def prompt_curve(scores: Sequence[float], labels: Sequence[bool]) -> list[float]:
+    """best_of_k for K = 1 .. n of one prompt (the score groups are found once)."""
     s = np.asarray(scores, dtype=float)
     y = np.asarray(labels, dtype=float)
     n = len(s)
-    if not 1 <= k <= n:
-        raise ValueError(f"K={k} needs between 1 and {n} responses")
-    total = math.comb(n, k)
     values, inverse = np.unique(s, return_inverse=True)
-    counts = np.bincount(inverse, minlength=len(values))
-    correct = np.bincount(inverse, weights=y, minlength=len(values))
-    below = 0
-    expected = 0.0
-    for m, hits in zip(counts.tolist(), correct.tolist()):
-        tops = math.comb(below + m, k) - math.comb(below, k)
-        expected += tops / total * (hits / m)
-        below += m
-    return float(expected)
+    counts = np.bincount(inverse, minlength=len(values)).tolist()
+    share = (np.bincount(inverse, weights=y, minlength=len(values)) / np.maximum(counts, 1)).tolist()
+    below = np.cumsum([0, *counts[:-1]]).tolist()
+    curve = []
+    for k in range(1, n + 1):
+        total = math.comb(n, k)
+        curve.append(float(sum((math.comb(b + m, k) - math.comb(b, k)) / total * h
+                               for b, m, h in zip(below, counts, share))))
+    return curve
 
 
 def best_of_k_curve(correct: Sequence[Sequence[float]], incorrect: Sequence[Sequence[float]]) -> dict:
@@ -65,14 +70,11 @@ def best_of_k_curve(correct: Sequence[Sequence[float]], incorrect: Sequence[Sequ
     the prompts with at least K responses. Also its maximum (and the K reaching it) and its
     last value. K = 1 is the mean correctness of one random response, the same for any
     reward model."""
-    prompts = [(list(c) + list(i), [True] * len(c) + [False] * len(i)) for c, i in zip(correct, incorrect)]
-    if not prompts:
+    curves = [prompt_curve([*c, *i], [True] * len(c) + [False] * len(i)) for c, i in zip(correct, incorrect)]
+    if not curves:
         return {}
-    largest = max(len(s) for s, _ in prompts)
-    curve = []
-    for k in range(1, largest + 1):
-        values = [best_of_k(s, y, k) for s, y in prompts if len(s) >= k]
-        curve.append(float(np.mean(values)))
+    largest = max(len(c) for c in curves)
+    curve = [float(np.mean([c[k] for c in curves if len(c) > k])) for k in range(largest)]
     top = int(np.argmax(curve))
     return {"best_of_k": curve, "best_of_k_max": curve[top], "best_of_k_argmax": top + 1,
             "best_of_k_end": curve[-1]}
@@ -84,4 +86,4 @@ def mean_curve(curves: Sequence[Sequence[float]]) -> list[float]:
     return [float(np.mean([c[k] for c in curves])) for k in range(length)]
 
 
-__all__ = ["best_of_k", "best_of_k_curve", "correctness_pairwise", "mean_curve"]
+__all__ = ["best_of_k", "best_of_k_curve", "correctness_pairwise", "mean_curve", "prompt_curve"]
