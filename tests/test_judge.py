@@ -491,10 +491,17 @@ def test_build_judge_picks_the_backend(tiny_lm):
     with pytest.raises(RmbenchError, match="url"):
         build_judge("openai:gpt-judge", url=None, mode="pairwise", template=None)
     remote = build_judge("openai:gpt-judge", url="http://127.0.0.1:8000/v1", mode="rating", template=None,
-                         dtype="auto", concurrency=2)
+                         dtype="auto", batch_tokens=None, concurrency=2)  # model flags at their defaults: fine
     assert isinstance(remote, OpenAIJudge) and remote.model == "gpt-judge" and remote.concurrency == 2
-    local_judge = build_judge(str(tiny_lm), url=None, mode="pairwise", template=None, dtype="fp32", concurrency=2)
+    local_judge = build_judge(str(tiny_lm), url=None, mode="pairwise", template=None, dtype="fp32", concurrency=None)
     assert isinstance(local_judge, LocalJudge) and local_judge.describe()["dtype"] == "fp32"
+    # an option the backend cannot use is an error naming the flag, never silently dropped
+    with pytest.raises(RmbenchError, match="--batch-tokens does not apply to the judge openai:gpt-judge"):
+        build_judge("openai:gpt-judge", url="http://127.0.0.1:8000/v1", template=None, batch_tokens=512)
+    with pytest.raises(RmbenchError, match="--concurrency does not apply .* server judges"):
+        build_judge(str(tiny_lm), url=None, template=None, dtype="fp32", concurrency=2)
+    with pytest.raises(RmbenchError, match="unknown judge option 'temprature'"):
+        build_judge("openai:gpt-judge", url="http://127.0.0.1:8000/v1", template=None, temprature=0.5)
     with pytest.raises(RmbenchError, match="only applies to openai"):
         build_judge(str(tiny_lm), url="http://127.0.0.1:8000/v1", mode="pairwise", template=None)
 
@@ -569,3 +576,18 @@ def test_openai_judge_keeps_url_credentials_out_of_messages_and_records(server):
     with pytest.raises(RmbenchError) as refused:
         collect(judge.judge([pair(0, True)]), 1)
     assert "hunter2" not in str(refused.value) and f"127.0.0.1:{port}/deny/v1" in str(refused.value)
+
+
+def test_eval_refuses_flags_a_judge_cannot_use(server, tmp_path):
+    from typer.testing import CliRunner
+
+    from rmbench.cli import app
+    from tests.conftest import write_jsonl
+
+    data = write_jsonl(tmp_path / "pairs.jsonl", [{"prompt": "q", "chosen": "a good answer", "rejected": "meh"}])
+    base = ["eval", "--judge", "openai:judge-model", "--judge-url", base_url(server), "--data", str(data)]
+    for extra, said in ((["--batch-tokens", "512"], "--batch-tokens does not apply to the judge openai:judge-model"),
+                        (["--ref", "none"], "--ref applies to --reward checkpoints, not to a judge")):
+        result = CliRunner().invoke(app, [*base, *extra])
+        assert result.exit_code == 2 and said in result.output and "Traceback" not in result.output, result.output
+    assert server.state["seen"] == []  # refused before any request

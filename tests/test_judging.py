@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 
 from rmbench.data.schema import PreferenceExample
+from rmbench.errors import RmbenchError
 from rmbench.evals.harness import evaluate
 from rmbench.evals.suites import Suite
+from rmbench.scoring import build_scorer
+from rmbench.scoring.engine import run_examples
 from rmbench.scoring.judge import Verdict
 from rmbench.scoring.judging import comparison_outcome, judge_examples
 
@@ -14,7 +17,7 @@ PROMPT = [{"role": "user", "content": "q"}]
 
 
 class Scripted:
-    name, kind, mode = "scripted", "judge", "pairwise"
+    name, kind, mode, output = "scripted", "judge", "pairwise", "outcomes"
 
     def __init__(self, decide):
         self.decide = decide
@@ -81,3 +84,25 @@ def test_rm_bench_matrix_from_judged_outcomes():
     chat = summary["subsets"]["chat"]
     assert chat["metric"] == "rm_bench"
     assert chat["normal"] == 1.0 and chat["easy"] == 1.0 and chat["hard"] == 0.0
+
+
+def test_one_runner_decides_scores_or_outcomes():
+    """run_examples is the only branch: a pairwise judge gets both orders and gives outcomes,
+    a scorer gives a number per completion; callers never look at kind or mode."""
+    judged = run_examples(examples(), Scripted(lambda r: "A" if "good" in r.answer_a else "B"), show_progress=False)
+    assert judged.outcomes == [[[1.0]], [[1.0]]] and judged.stats["judge_requests"] == 4
+    scored = run_examples(examples(), build_scorer("baseline:length"), show_progress=False)
+    assert scored.outcomes is None and scored.chosen == [[8.0], [8.0]] and scored.stats["unique_completions"] == 4
+
+
+def test_a_judge_that_skips_a_request_is_one_clear_error(tmp_path):
+    class Skips(Scripted):
+        def judge(self, requests):
+            yield list(range(len(requests) - 1)), [Verdict("A", "x") for _ in requests[:-1]]
+
+    with pytest.raises(RmbenchError, match=r"scripted returned nothing for 1 of 4 requests"):
+        judge_examples(examples(), Skips(lambda r: "A"), cache_dir=tmp_path, show_progress=False)
+    # what it did answer was kept: a rerun asks only for the missing one
+    again = Scripted(lambda r: "A")
+    judge_examples(examples(), again, cache_dir=tmp_path, show_progress=False)
+    assert again.calls == 1

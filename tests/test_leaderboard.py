@@ -360,7 +360,7 @@ def test_paths_and_options_are_checked(tmp_path):
     assert_user_error(invoke(tmp_path / "empty"), "no results.json under this folder")
     pairwise_record(tmp_path / "m", "m", [True] * 5)
     assert_user_error(invoke(tmp_path / "m", "--format", "pdf"), "--format 'pdf'")
-    assert_user_error(invoke(tmp_path / "m", "--resamples", "10"), "at least 100")
+    assert_user_error(invoke(tmp_path / "m", "--resamples", "10"), "--resamples", "100")
 
 
 def test_suite_manifest_that_is_gone(tmp_path):

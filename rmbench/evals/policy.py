@@ -338,12 +338,12 @@ def _judge(request, prompts, generations, baseline, cache_dir):
     """Rewards through the harness's own scorer and engine (same dedup and cache); a pairwise
     LLM judge instead compares each pair in both orders and gives outcomes only."""
     from rmbench.scoring import build_scorer
-    from rmbench.scoring.engine import score_examples
-    from rmbench.scoring.judging import judge_examples
+    from rmbench.scoring.base import gives_outcomes
+    from rmbench.scoring.engine import run_examples
 
     scorer = build_scorer(request.judge_rm, judge=request.judge, seed=request.seed, **request.judge_options)
     info = {**scorer.describe(), "fingerprint": scorer.fingerprint()}
-    pairwise = getattr(scorer, "kind", "") == "judge" and getattr(scorer, "mode", "") == "pairwise"
+    pairwise = gives_outcomes(scorer)
     show = request.show_progress
     if pairwise:
         if baseline is None:
@@ -353,7 +353,7 @@ def _judge(request, prompts, generations, baseline, cache_dir):
         differ = [n for n, (g, b) in enumerate(zip(generations, baseline)) if g.completion != b.completion]
         examples = [PreferenceExample(prompts[n].id, prompts[n].subset, prompts[n].prompt,
                                       [generations[n].completion], [baseline[n].completion]) for n in differ]
-        judged = judge_examples(examples, scorer, cache_dir=cache_dir, show_progress=show)
+        judged = run_examples(examples, scorer, cache_dir=cache_dir, show_progress=show)
         outcomes, verdicts = [0.5] * len(prompts), [None] * len(prompts)
         for n, outcome, verdict in zip(differ, judged.outcomes, judged.verdicts):
             outcomes[n], verdicts[n] = float(outcome[0][0]), verdict
@@ -363,7 +363,7 @@ def _judge(request, prompts, generations, baseline, cache_dir):
         verdicts = None
         examples = [PreferenceExample(p.id, p.subset, p.prompt, [g.completion], [b.completion] if baseline else [])
                     for p, g, b in zip(prompts, generations, baseline or [None] * len(prompts))]
-        scored = score_examples(examples, scorer, cache_dir=cache_dir, show_progress=show)
+        scored = run_examples(examples, scorer, cache_dir=cache_dir, show_progress=show)
         rewards = [c[0] for c in scored.chosen]
         baseline_rewards = [r[0] for r in scored.rejected] if baseline else None
         outcomes = [win_outcome(a, b) for a, b in zip(rewards, baseline_rewards)] if baseline else None

@@ -15,8 +15,7 @@ from rmbench.evals.sources import load_examples
 from rmbench.evals.suites import Suite, load_suite
 from rmbench.results import build_record, claim_out, record_identity, write_results
 from rmbench.scoring import build_scorer
-from rmbench.scoring.engine import score_examples
-from rmbench.scoring.judging import judge_examples
+from rmbench.scoring.engine import run_examples
 
 
 @dataclass
@@ -82,10 +81,7 @@ def _run(request: EvalRequest, suite: Suite, started: float) -> tuple[dict, list
                                             baseline_train=request.baseline_train, **request.scorer_options,
                                             **request.model_options)
     cache_dir = request.cache_dir or (request.out / ".cache" if request.out else None)
-    if getattr(scorer, "kind", "") == "judge" and getattr(scorer, "mode", "") == "pairwise":
-        scored = judge_examples(examples, scorer, cache_dir=cache_dir, show_progress=request.show_progress)
-    else:
-        scored = score_examples(examples, scorer, cache_dir=cache_dir, show_progress=request.show_progress)
+    scored = run_examples(examples, scorer, cache_dir=cache_dir, show_progress=request.show_progress)
     summary, rows = evaluate(examples, scored, suite, seed=request.seed)
     cov = coverage(suite, {e.subset for e in examples}, loaded.skips.cut, request.limit)
     summary = {"label": label(suite, cov), "partial": cov["partial"], **summary, "coverage": cov,

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from rmbench import models
 from rmbench.errors import ModelError, RmbenchError
-from rmbench.scoring.base import Item, ScoredBatch, Scorer
+from rmbench.scoring.base import Item, ScoredBatch, Scorer, gives_outcomes
 from rmbench.scoring.baselines import BASELINES, BagOfWordsBaseline, LengthBaseline, RandomBaseline
+from rmbench.scoring.judge import build_judge
 
-__all__ = ["Item", "ScoredBatch", "Scorer", "build_scorer"]
+__all__ = ["Item", "ScoredBatch", "Scorer", "build_scorer", "gives_outcomes"]
 
 # Methods whose policy carries an implicit reward; the reference-free ones score log pi alone.
 IMPLICIT_METHODS = {"dpo", "ipo", "robust", "hinge", "rpo", "kto", "simpo", "cpo", "orpo"}
@@ -46,8 +47,11 @@ def build_scorer(reward: str | None = None, *, judge: str | None = None, ref: st
     if (reward is None) == (judge is None):
         raise RmbenchError("name what to evaluate: --reward CHECKPOINT or --judge MODEL (one of them)")
     if judge is not None:
-        from rmbench.scoring.judge import build_judge
-
+        given = {"--ref": ref, "--beta": beta, "--length-normalize": length_normalize,
+                 "--baseline-train": baseline_train, "--allow-random-head": allow_random_head or None}
+        wrong = [flag for flag, value in given.items() if value is not None]
+        if wrong:
+            raise RmbenchError(f"{wrong[0]} applies to --reward checkpoints, not to a judge ({judge})")
         return build_judge(judge, url=judge_url, mode=judge_mode, template=judge_template, seed=seed,
                            **model_options)
     from rmbench.scoring.remote import REMOTE_OPTIONS, build_remote_scorer, remote_engine

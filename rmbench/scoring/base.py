@@ -41,6 +41,8 @@ class ScoredBatch:
 class Scorer(Protocol):
     name: str
     kind: str  # "classifier", "baseline", ...
+    # Scorers leave this out ("scores": a number per completion); a pairwise judge says
+    # "outcomes" (a verdict per comparison), and gives_outcomes() reads it.
 
     def fingerprint(self) -> str:
         """Changes whenever a score could change: weights, dtype, template, settings."""
@@ -50,3 +52,10 @@ class Scorer(Protocol):
 
     def score(self, items: Sequence[Item]) -> Iterator[ScoredBatch]:
         """Score every item exactly once, yielding batches in any order."""
+
+
+def gives_outcomes(backend) -> bool:
+    """The one place that tells a pairwise judge (an outcome per chosen-vs-rejected
+    comparison, asked in both answer orders) from a scorer (a number per completion):
+    callers branch on this, never on a backend's kind or mode."""
+    return getattr(backend, "output", "scores") == "outcomes"
