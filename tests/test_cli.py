@@ -234,3 +234,21 @@ def test_only_the_main_process_of_a_data_parallel_launch_locks_the_folder(pairs_
         monkeypatch.setenv("RANK", "0")
         assert_user_error(run("--reward", "baseline:length", "--data", str(pairs_file), "--out", str(out)),
                           "another rmbench run")
+
+
+def test_a_damaged_score_cache_is_noted_and_recomputed(pairs_file, tmp_path):
+    out = tmp_path / "run"
+    args = ("--reward", "baseline:length", "--data", str(pairs_file), "--out", str(out), "--no-progress")
+    assert run(*args).exit_code == 0
+    first = json.loads((out / "results.json").read_text())
+    (cache,) = (out / ".cache").glob("scores-*.jsonl")
+    good = cache.read_bytes().splitlines(keepends=True)
+    # binary garbage, a 200,000-deep array and a 10,000-digit number before the good lines; a torn line last
+    cache.write_bytes(b"\xff\xfe\x00garbage\n" + b"[" * 200_000 + b"\n" + b'{"k": ' + b"9" * 10_000 + b"}\n"
+                      + b"".join(good[1:]) + b'{"k": "tor')
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and "ignored 3 unreadable line(s) of the score cache" in result.output
+    again = json.loads((out / "results.json").read_text())
+    assert again["score"] == first["score"]
+    assert again["timing"]["from_cache"] == len(good) - 1  # the first good line was replaced by the garbage
