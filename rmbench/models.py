@@ -137,10 +137,36 @@ def read_metadata(source: str) -> dict:
         raise ModelError(f"{path}: invalid JSON at line {err.lineno} ({err.msg})") from err
     if not isinstance(meta, dict):
         raise ModelError(f"{path}: expected a JSON object")
-    reference = meta.get("reference_model")
-    if isinstance(reference, str) and not Path(reference).is_absolute() and (path.parent / reference).exists():
-        meta["reference_model"] = str(path.parent / reference)  # stored relative to the checkpoint
+    holders = [meta, *([meta["scorer"]] if isinstance(meta.get("scorer"), dict) else [])]
+    for holder, key in [(meta, "reference_model"), *((h, "reference") for h in holders[1:])]:
+        reference = holder.get(key)
+        if isinstance(reference, str) and not Path(reference).is_absolute() and (path.parent / reference).exists():
+            holder[key] = str(path.parent / reference)  # stored relative to the checkpoint
     return meta
+
+
+# How a checkpoint is to be scored. rmbench.json records it as "scorer" (kind, reference, beta,
+# length_normalize); files written before that name only the method, read through these sets.
+SCORER_KINDS = ("classifier", "implicit", "policy")
+_LEGACY_IMPLICIT = {"dpo", "ipo", "robust", "hinge", "rpo", "kto", "simpo", "cpo", "orpo"}
+_LEGACY_REFERENCE_FREE = {"simpo", "cpo", "orpo"}
+
+
+def scorer_spec(meta: dict) -> dict:
+    """{"kind": classifier | implicit | policy, ...} from a checkpoint's rmbench.json; {} when it says nothing.
+
+    implicit specs carry "reference" (None: reference-free), "beta" and "length_normalize"."""
+    spec = meta.get("scorer")
+    if isinstance(spec, dict) and spec.get("kind") in SCORER_KINDS:
+        return spec
+    method = str(meta.get("method") or "").lower()
+    if method == "rm":
+        return {"kind": "classifier"}
+    if method in _LEGACY_IMPLICIT:
+        free = method in _LEGACY_REFERENCE_FREE
+        return {"kind": "implicit", "reference": None if free else meta.get("reference_model"),
+                "beta": meta.get("beta"), "length_normalize": bool(meta.get("length_normalize", method == "simpo"))}
+    return {"kind": "policy"} if method else {}
 
 
 def checkpoint_kind(source: str, trust_remote_code: bool = False) -> str:

@@ -14,7 +14,16 @@ import time
 from pathlib import Path
 
 from rmbench.errors import RmbenchError
+from rmbench.evals.run import EvalRequest, run_eval
+from rmbench.leaderboard import build_boards
+from rmbench.leaderboard.html import to_html
+from rmbench.leaderboard.render import to_markdown, to_rich
+from rmbench.models import resolve_checkpoint
+from rmbench.probes.export import export
+from rmbench.results import atomic_write
 from rmbench.terminal import console
+from rmbench.trainers.request import TrainRequest
+from rmbench.trainers.run import train
 
 BACKBONE = "pkg:minilm"
 SUITE = "probes"
@@ -24,16 +33,9 @@ BASELINES = ("random", "length", "bow")
 
 def run_quickstart(out: Path, n_train: int = 1200, seed: int = 0, overwrite: bool = False,
                    show_progress: bool = True) -> dict:
-    from rmbench.evals.run import EvalRequest, run_eval
-    from rmbench.leaderboard import build_boards
-    from rmbench.leaderboard.html import to_html
-    from rmbench.leaderboard.render import to_markdown, to_rich
-    from rmbench.models import resolve_checkpoint
-    from rmbench.probes.export import export
-    from rmbench.results import atomic_write
-    from rmbench.trainers.run import TrainRequest, train
-
     started = time.perf_counter()
+    if out.exists() and not out.is_dir():
+        raise RmbenchError(f"--out {out} is a file: name a folder for the quickstart")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise RmbenchError(f"{out} is not empty: pass --overwrite to replace it, or --out NEW_FOLDER")
     resolve_checkpoint(BACKBONE)  # a missing weights package fails here, before any work

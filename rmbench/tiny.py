@@ -10,23 +10,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from rmbench import models
 from rmbench.errors import ModelError
 
 
 def init_tiny_causal_lm(tokenizer_source: str, out: Path, seed: int = 0, layers: int = 2, hidden_size: int = 64,
                         heads: int = 4, max_position_embeddings: int = 1024) -> Path:
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from rmbench import models
-
     if hidden_size % heads:
         raise ModelError(f"hidden_size {hidden_size} must be a multiple of heads {heads}")
-    tokenizer = AutoTokenizer.from_pretrained(models.resolve_checkpoint(tokenizer_source))
+    tokenizer = models.load_tokenizer(tokenizer_source)  # the pad rule applied
     if not getattr(tokenizer, "chat_template", None):
         raise ModelError(f"{tokenizer_source} has no chat template; pick a chat model's tokenizer")
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=4 * hidden_size,
                          num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
                          max_position_embeddings=max_position_embeddings, tie_word_embeddings=True,

@@ -14,6 +14,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from rmbench import worker
 from rmbench.cli import app
 from rmbench.errors import DataError
 from rmbench.leaderboard import build_boards
@@ -146,7 +147,7 @@ def test_an_isolated_evaluation_carries_the_whole_request(tmp_path, monkeypatch)
 
     def fake_run(command, env, **kwargs):
         calls.append((command, env))
-        policy_autoeval._main(command[-1])
+        assert worker.main([command[-1]]) == 0
         return subprocess.CompletedProcess(command, 0, "", "")
 
     monkeypatch.setenv("RANK", "0")
@@ -156,7 +157,7 @@ def test_an_isolated_evaluation_carries_the_whole_request(tmp_path, monkeypatch)
     evaluator = PolicyAutoEval(run, settings, {"base_model_resolved": str(start), "seed": 1, "method": "sft"})
     record = evaluator.score_checkpoint(start, 0, isolated=True, name="start")
     (command, env), = calls
-    assert command[1:3] == ["-m", "rmbench.trainers.policy_autoeval"] and "RANK" not in env
+    assert command[1:3] == ["-m", "rmbench.worker"] and "RANK" not in env
     assert record["score"] == 0.5 and record["config"]["seed"] == 1
     assert list((run / "evals" / ".cache").glob("generations-*.jsonl"))
 

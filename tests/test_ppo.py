@@ -169,7 +169,9 @@ def test_rollout_log_probabilities_match_the_sampler_and_an_unpadded_forward(set
     """Left padding, position ids and the completion slice agree: what is trained on is what was sampled."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rmbench.trainers import ppo
+    from rmbench.trainers import ppo_models as ppo
+    from rmbench.trainers.ppo_config import PPOConfig
+    from rmbench.trainers.ppo_trainer import PPOTrainer
 
     start, _, _ = setup
     tokenizer = AutoTokenizer.from_pretrained(start)
@@ -177,9 +179,9 @@ def test_rollout_log_probabilities_match_the_sampler_and_an_unpadded_forward(set
     value = ppo.load_value_model(str(start), tokenizer.pad_token_id, seed=0)
     assert value.score.weight.abs().sum().item() == 0.0  # a causal LM has no head: the value head starts at 0
     prompts = [[{"role": "user", "content": text}] for text in ("hi", "please write a short poem about the sea")]
-    config = ppo.PPOConfig(reward_fn="x:y", response_length=6, per_device_train_batch_size=2)
-    trainer = ppo.PPOTrainer(config, policy, AutoModelForCausalLM.from_pretrained(start), value, tokenizer,
-                             lambda p, c: torch.ones(len(c)), prompts, tmp_path / "out", seed=3)
+    config = PPOConfig(reward_fn="x:y", response_length=6, per_device_train_batch_size=2)
+    trainer = PPOTrainer(config, policy, AutoModelForCausalLM.from_pretrained(start), value, tokenizer,
+                         lambda p, c: torch.ones(len(c)), prompts, tmp_path / "out", seed=3)
     rows, _ = ppo.encode_prompts(tokenizer, prompts, 512)
     assert len(rows[0]) < len(rows[1])  # the first row is left-padded
     query, query_mask = ppo.pad_rows(rows, tokenizer.pad_token_id, left=True)
@@ -275,7 +277,7 @@ def test_resume_continues_exactly_where_the_run_stopped(setup, tmp_path):
 
 def test_on_save_hook_gets_each_checkpoint_and_step(setup, tmp_path):
     from rmbench.trainers.ppo import train_ppo
-    from rmbench.trainers.run import TrainRequest
+    from rmbench.trainers.request import TrainRequest
 
     start, prompts, spec = setup
     saved = []

@@ -115,13 +115,12 @@ def test_sft_trains_on_alpaca_style_data(tmp_path):
 
 
 def test_every_recipe_names_only_settings_its_trainer_has():
-    from rmbench.trainers.methods import METHODS, trl_classes
+    from rmbench.trainers.methods import METHODS, config_class
     from rmbench.trainers.recipes import RECIPE_DIR, load_recipe
 
     for name, method in METHODS.items():
         assert (RECIPE_DIR / f"{name}.yaml").is_file(), name
-        config_class, _ = trl_classes(method.trainer)
-        fields = set(config_class.__dataclass_fields__) | ({"rpo_alpha"} if name == "rpo" else set())
+        fields = set(config_class(method).__dataclass_fields__) | ({"rpo_alpha"} if name == "rpo" else set())
         train_args, settings = load_recipe(name, None, {}, fields)
         assert train_args and 0 < settings["heldout_fraction"] < 1
 
@@ -255,3 +254,21 @@ def test_run_board_is_the_leaderboards_even_where_a_score_sort_disagrees(tmp_pat
     listed = json.loads(cli.stdout)["boards"]
     assert [[(e["label"], e["rank"]) for e in b["entries"]] for b in listed] == \
         [[(e["label"], e["rank"]) for e in b["entries"]] for b in board["boards"]]
+
+
+def test_a_worker_request_carries_every_setting_and_runs_in_its_own_process(tmp_path):
+    """Evaluations a distributed run hands to a process of its own travel as one serialised
+    request: seed, subsets, format, baseline_train and scorer options arrive as they were."""
+    from rmbench import worker
+    from rmbench.evals.run import EvalRequest
+
+    data = write_jsonl(tmp_path / "pairs.jsonl", separable_pairs(6))
+    request = EvalRequest(reward="baseline:bow", data=[str(data)], subsets=["pairs"], format="trl",
+                          limit=5, out=tmp_path / "out", seed=7, baseline_train=str(data),
+                          scorer_options={"beta": 0.3, "length_normalize": True}, show_progress=False)
+    copy = worker.from_json(json.loads(json.dumps(worker.to_json(request))))
+    assert copy == request
+
+    local = worker.run_request(EvalRequest(**{**vars(request), "out": tmp_path / "local", "scorer_options": {}}))
+    remote = worker.run_in_subprocess(EvalRequest(**{**vars(request), "scorer_options": {}}))
+    assert remote["score"] == local["score"] and remote["config"]["seed"] == 7

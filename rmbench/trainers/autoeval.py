@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from rich.markup import escape
 from transformers import TrainerCallback
 
-from rmbench import runs
+from rmbench import models, runs, worker
 from rmbench.errors import RmbenchError
-from rmbench.evals.run import EvalRequest, run_eval
+from rmbench.evals.run import EvalRequest
 from rmbench.leaderboard import build_boards
 from rmbench.leaderboard.render import to_dict, to_rich
 from rmbench.leaderboard.stats import Board, Ranked
@@ -39,37 +37,8 @@ def _score(reward: str, data: Path | None, suite: str | None, out: Path, setting
                           model_options=model_options if not reward.startswith("baseline:") else {},
                           show_progress=show_progress)
     if isolated:
-        return _score_in_subprocess(request)
-    record, _ = run_eval(request)
-    return record
-
-
-def _score_in_subprocess(request: EvalRequest) -> dict:
-    """Under DeepSpeed or several processes, a model loaded in the training process would be
-    partitioned (ZeRO-3) or join collectives; a plain process of its own scores it cleanly."""
-    command = [sys.executable, "-m", "rmbench", "eval", "--reward", request.reward, "--out", str(request.out),
-               "--no-progress"]
-    for data in request.data:
-        command += ["--data", data]
-    if request.suite:
-        command += ["--suite", request.suite]
-    if request.data_root:
-        command += ["--data-root", request.data_root]
-    if request.limit:
-        command += ["--limit", str(request.limit)]
-    options = request.scorer_options
-    if options.get("allow_random_head"):
-        command.append("--allow-random-head")
-    if options.get("ref"):
-        command += ["--ref", options["ref"]]
-    if options.get("length_normalize"):
-        command.append("--length-normalize")
-    if request.model_options.get("chat_template"):
-        command += ["--chat-template", request.model_options["chat_template"]]
-    result = subprocess.run(command, capture_output=True, text=True, env=runs.plain_environment())
-    if result.returncode != 0:
-        raise RmbenchError(f"scoring {request.reward} failed:\n{result.stderr[-2000:]}")
-    return json.loads((request.out / "results.json").read_text())
+        return worker.run_in_subprocess(request)  # under ZeRO-3 or several processes: see rmbench.worker
+    return worker.run_request(request)
 
 
 HELDOUT = "heldout"  # RUN/evals/<checkpoint>/heldout/results.json
@@ -124,8 +93,9 @@ def rank_run(run: Path, meta: dict, heldout: Path | None, train_split: Path | No
     `rmbench leaderboard RUN` ranks it (the leaderboard's paired bootstrap, its defaults)."""
     if heldout is None:
         return {"entries": []}
-    start_options = ({"allow_random_head": True} if meta["method"] == "rm"
-                     else {"ref": "none", "length_normalize": meta["method"] == "simpo"})
+    spec = models.scorer_spec(meta)  # the start is scored as its checkpoints are, less what training adds:
+    start_options = ({"allow_random_head": True} if spec.get("kind") == "classifier"  # an untrained head
+                     else {"ref": "none", "length_normalize": bool(spec.get("length_normalize"))})  # itself as ref
     isolated = runs.zero3_active()
     _score(meta["base_model_resolved"], heldout, None, run / "evals" / "start" / "heldout", settings,
            show_progress, scorer_options=start_options, isolated=isolated)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from rmbench.errors import RmbenchError
 from rmbench.trainers.distill import load_teacher
+from rmbench.trainers.ppo_config import PPOConfig
 from rmbench.trainers.rewards import load_rewards
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
@@ -24,11 +25,10 @@ class Method:
     name: str
     data: str  # "preference", "unpaired", "sft", "prompts" (online) or "distill" (prompts + completions)
     head: str  # "classifier" or "causal_lm"
-    trainer: str  # a TRL_CLASSES key: "reward", "sft", "dpo", "kto", "cpo", "orpo", "rloo", "grpo", "gkd", ...
+    trainer: str  # a TRL_CLASSES key ("reward", "sft", "dpo", "kto", "cpo", "orpo", "rloo", "grpo", "gkd") or "ppo"
     fixed: dict = field(default_factory=dict)  # TRL config values that define the method
     needs_ref: bool = False
     scorer: str = "implicit"  # how its checkpoints are scored: "classifier", "implicit", "implicit-ref-free", "none"
-    description: str = ""
     options: tuple = ()  # rmbench keys beside the TRL config's (a reward, a teacher), given as --set KEY=VALUE
 
 
@@ -36,38 +36,43 @@ class Method:
 # distillation methods are TRL's GKD trainer with the settings that make each one.
 ONLINE_OPTIONS = ("reward_model", "reward_fn")
 METHODS = {m.name: m for m in [
-    Method("rm", "preference", "classifier", "reward", scorer="classifier",
-           description="Bradley-Terry reward model on a sequence-classification head"),
-    Method("sft", "sft", "causal_lm", "sft", scorer="none", description="completion-only next-token training"),
-    Method("dpo", "preference", "causal_lm", "dpo", {"loss_type": ["sigmoid"]}, needs_ref=True,
-           description="DPO (sigmoid loss)"),
-    Method("ipo", "preference", "causal_lm", "dpo", {"loss_type": ["ipo"]}, needs_ref=True, description="IPO"),
-    Method("robust", "preference", "causal_lm", "dpo", {"loss_type": ["robust"]}, needs_ref=True,
-           description="robust DPO / cDPO: label smoothing for noisy labels"),
-    Method("hinge", "preference", "causal_lm", "dpo", {"loss_type": ["hinge"]}, needs_ref=True,
-           description="SLiC-style hinge loss"),
-    Method("rpo", "preference", "causal_lm", "dpo", {"loss_type": ["sigmoid", "sft"]}, needs_ref=True,
-           description="DPO plus an SFT term on the chosen answer (weight rpo_alpha)"),
+    # Bradley-Terry reward model on a sequence-classification head
+    Method("rm", "preference", "classifier", "reward", scorer="classifier"),
+    # completion-only next-token training
+    Method("sft", "sft", "causal_lm", "sft", scorer="none"),
+    # DPO (sigmoid loss)
+    Method("dpo", "preference", "causal_lm", "dpo", {"loss_type": ["sigmoid"]}, needs_ref=True),
+    # IPO
+    Method("ipo", "preference", "causal_lm", "dpo", {"loss_type": ["ipo"]}, needs_ref=True),
+    # robust DPO / cDPO: label smoothing for noisy labels
+    Method("robust", "preference", "causal_lm", "dpo", {"loss_type": ["robust"]}, needs_ref=True),
+    # SLiC-style hinge loss
+    Method("hinge", "preference", "causal_lm", "dpo", {"loss_type": ["hinge"]}, needs_ref=True),
+    # DPO plus an SFT term on the chosen answer (weight rpo_alpha)
+    Method("rpo", "preference", "causal_lm", "dpo", {"loss_type": ["sigmoid", "sft"]}, needs_ref=True),
+    # SimPO: length-normalised, reference-free margin loss
     Method("simpo", "preference", "causal_lm", "cpo", {"loss_type": "simpo", "cpo_alpha": 0.0},
-           scorer="implicit-ref-free", description="SimPO: length-normalised, reference-free margin loss"),
-    Method("cpo", "preference", "causal_lm", "cpo", {"loss_type": "sigmoid"}, scorer="implicit-ref-free",
-           description="CPO: reference-free preference loss plus NLL"),
-    Method("orpo", "preference", "causal_lm", "orpo", scorer="implicit-ref-free",
-           description="ORPO: odds-ratio preference term on top of SFT"),
-    Method("kto", "unpaired", "causal_lm", "kto", needs_ref=True,
-           description="KTO from unpaired labels (or pairs split into desirable/undesirable)"),
-    Method("rloo", "prompts", "causal_lm", "rloo", scorer="none", options=ONLINE_OPTIONS,
-           description="RLOO: samples per prompt, leave-one-out baseline, reward from an RM or Python"),
-    Method("grpo", "prompts", "causal_lm", "grpo", scorer="none", options=ONLINE_OPTIONS,
-           description="GRPO: samples per prompt, group-normalised advantages, reward from an RM or Python"),
+           scorer="implicit-ref-free"),
+    # CPO: reference-free preference loss plus NLL
+    Method("cpo", "preference", "causal_lm", "cpo", {"loss_type": "sigmoid"}, scorer="implicit-ref-free"),
+    # ORPO: odds-ratio preference term on top of SFT
+    Method("orpo", "preference", "causal_lm", "orpo", scorer="implicit-ref-free"),
+    # KTO from unpaired labels (or pairs split into desirable/undesirable)
+    Method("kto", "unpaired", "causal_lm", "kto", needs_ref=True),
+    # RLOO: samples per prompt, leave-one-out baseline, reward from an RM or Python
+    Method("rloo", "prompts", "causal_lm", "rloo", scorer="none", options=ONLINE_OPTIONS),
+    # GRPO: samples per prompt, group-normalised advantages, reward from an RM or Python
+    Method("grpo", "prompts", "causal_lm", "grpo", scorer="none", options=ONLINE_OPTIONS),
+    # supervised KD: match the teacher on the data's completions
     Method("kd", "distill", "causal_lm", "gkd", {"lmbda": 0.0, "seq_kd": False}, scorer="none",
-           options=("teacher",), description="supervised KD: match the teacher on the data's completions"),
+           options=("teacher",)),
+    # sequence-level KD: match the teacher on its own samples
     Method("seqkd", "distill", "causal_lm", "gkd", {"lmbda": 0.0, "seq_kd": True}, scorer="none",
-           options=("teacher",), description="sequence-level KD: match the teacher on its own samples"),
-    Method("gkd", "distill", "causal_lm", "gkd", {"seq_kd": False}, scorer="none", options=("teacher",),
-           description="GKD: a share lmbda of batches are the student's own samples, scored by the teacher"),
-    Method("ppo", "prompts", "causal_lm", "ppo", scorer="none",
-           description="PPO (rmbench's own trainer): value model, GAE, KL penalty, reward from an RM or Python"),
+           options=("teacher",)),
+    # GKD: a share lmbda of batches are the student's own samples, scored by the teacher
+    Method("gkd", "distill", "causal_lm", "gkd", {"seq_kd": False}, scorer="none", options=("teacher",)),
+    # PPO (rmbench's own trainer): value model, GAE, KL penalty, reward from an RM or Python
+    Method("ppo", "prompts", "causal_lm", "ppo", scorer="none"),
 ]}
 
 
@@ -88,15 +93,20 @@ TRL_CLASSES = {
     "rloo": ("trl", "RLOOConfig", "RLOOTrainer"),
     "grpo": ("trl", "GRPOConfig", "GRPOTrainer"),
     "gkd": ("trl.experimental.gkd", "GKDConfig", "GKDTrainer"),
-    "ppo": ("rmbench.trainers.ppo", "PPOConfig", "PPOTrainer"),  # rmbench's own: TRL 1.x has no PPO
 }
 
 
 def trl_classes(trainer: str):
-    """(config class, trainer class) for a TRL trainer name."""
+    """(config class, trainer class) for a TRL trainer name (not "ppo": rmbench's own loop)."""
     module_name, config, trainer_class = TRL_CLASSES[trainer]
     module = importlib.import_module(module_name)
     return getattr(module, config), getattr(module, trainer_class)
+
+
+def config_class(method: Method) -> type:
+    """The dataclass the method's `train:` settings are checked against: its TRL config, or
+    rmbench's PPOConfig (TRL 1.x has no PPO; rmbench.trainers.ppo runs it)."""
+    return PPOConfig if method.trainer == "ppo" else trl_classes(method.trainer)[0]
 
 
 def method_args(method: Method, train: dict) -> dict:

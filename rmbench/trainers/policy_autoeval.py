@@ -22,13 +22,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import random
 import re
-import subprocess
-import sys
-import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +33,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from rmbench import models, runs
+from rmbench import models, runs, worker
 from rmbench.errors import RmbenchError
-from rmbench.evals.policy import PolicyEvalRequest, run_policy_eval
+from rmbench.evals.policy import PolicyEvalRequest
 from rmbench.leaderboard import build_boards
 from rmbench.leaderboard.render import to_dict
-from rmbench.scoring import CLASSIFIER_METHODS, IMPLICIT_METHODS
 from rmbench.terminal import console
 from rmbench.trainers.methods import get_method
 
@@ -95,7 +89,7 @@ def check_settings(method: str, settings: dict) -> None:
                                f"{' or '.join('baseline:' + b for b in JUDGE_BASELINES)} or a reward model "
                                "(baseline:bow needs preference pairs to learn from)")
         return
-    if str(models.read_metadata(judge).get("method", "")).lower() in CLASSIFIER_METHODS | IMPLICIT_METHODS:
+    if models.scorer_spec(models.read_metadata(judge)).get("kind") in ("classifier", "implicit"):
         return
     kind = models.checkpoint_kind(judge)
     if kind != "classifier":
@@ -156,9 +150,8 @@ class PolicyAutoEval:
         request = self.request(policy, name)
         with _training_rng_kept():
             if isolated:
-                return _evaluate_in_subprocess(request)
-            record, _ = run_policy_eval(request)
-        return record
+                return worker.run_in_subprocess(request)  # under ZeRO-3 or several processes
+            return worker.run_request(request)
 
     def rank(self, isolated: bool = False) -> dict:
         """Evaluate the start as every checkpoint was, rank them all, print the table, write
@@ -341,30 +334,3 @@ def _training_rng_kept():
         torch.set_rng_state(saved[2])
         if saved[3] is not None:
             torch.cuda.set_rng_state_all(saved[3])
-
-
-def _evaluate_in_subprocess(request: PolicyEvalRequest) -> dict:
-    """Under DeepSpeed or several processes a model loaded in the training process would be
-    partitioned or join collectives; a plain process of its own evaluates it cleanly. The
-    request travels whole (cache folder included), which `rmbench eval --policy` cannot carry."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(runs.jsonable(asdict(request)), handle)
-    try:
-        result = subprocess.run([sys.executable, "-m", __name__, handle.name], capture_output=True, text=True,
-                                env=runs.plain_environment())
-    finally:
-        os.unlink(handle.name)
-    if result.returncode != 0:
-        raise RmbenchError(f"evaluating {request.policy} failed:\n{result.stderr[-2000:]}")
-    return json.loads((request.out / "results.json").read_text())
-
-
-def _main(spec: str) -> None:
-    raw = json.loads(Path(spec).read_text())
-    for key in ("out", "cache_dir"):
-        raw[key] = Path(raw[key]) if raw.get(key) else None
-    run_policy_eval(PolicyEvalRequest(**raw))
-
-
-if __name__ == "__main__":
-    _main(sys.argv[1])

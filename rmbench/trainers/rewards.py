@@ -26,7 +26,7 @@ from pathlib import Path
 
 from rmbench import models
 from rmbench.errors import ModelError, RmbenchError
-from rmbench.scoring import IMPLICIT_METHODS, build_scorer
+from rmbench.scoring import build_scorer
 from rmbench.scoring.base import Item
 
 Message = dict
@@ -73,22 +73,6 @@ def load_rewards(reward_model=None, reward_fn=None, *, seed: int = 0) -> list[Re
     return rewards
 
 
-def combined_reward(rewards: list[RewardFunction], weights: Sequence[float] | None = None) -> RewardFunction:
-    """One callable summing several rewards (weighted), for trainers that take a single reward."""
-    if len(rewards) == 1 and not weights:
-        return rewards[0]
-    weights = list(weights) if weights else [1.0] * len(rewards)
-    if len(weights) != len(rewards):
-        raise RmbenchError(f"{len(weights)} reward weights for {len(rewards)} rewards")
-
-    def score(prompts: list, completions: list) -> list[float]:
-        columns = [r(prompts, completions) for r in rewards]
-        return [sum(w * c[i] for w, c in zip(weights, columns)) for i in range(len(prompts))]
-
-    return RewardFunction("+".join(r.__name__ for r in rewards), " + ".join(r.source for r in rewards), "combined",
-                          score)
-
-
 # --- forms -----------------------------------------------------------------------------------------
 
 def prompt_text(prompt) -> str:
@@ -109,8 +93,8 @@ def prompt_messages(prompt) -> list[Message]:
 
 def model_reward(source: str, *, seed: int = 0) -> RewardFunction:
     """A sequence-classification RM (or a DPO-family checkpoint with rmbench.json), scored as eval scores it."""
-    method = str(models.read_metadata(source).get("method", "")).lower()
-    if method not in IMPLICIT_METHODS and models.checkpoint_kind(source) != "classifier":
+    kind = models.scorer_spec(models.read_metadata(source)).get("kind")
+    if kind != "implicit" and models.checkpoint_kind(source) != "classifier":
         raise ModelError(f"reward_model={source} is not a reward model (no sequence-classification head): train "
                          "one with `rmbench train rm`, give a DPO-family checkpoint that carries rmbench.json, or "
                          "write the reward as Python and pass --set reward_fn=module:function")
