@@ -86,6 +86,8 @@ CASES = [
      "max_steps takes a whole number"),
     ("ppo-unknown-baseline", "ppo", "lm", ["--set", "baselines=[nosuch]"], None, "'nosuch'"),
     ("kd-without-teacher", "kd", "lm", [], None, "--set teacher="),
+    ("negative-seed", "rm", "rm", ["--seed", "-1"], None, "--seed must be"),
+    ("unknown-format", "rm", "rm", ["--format", "nosuch"], None, "nosuch"),
     ("out-is-a-file", "rm", "rm", [], "file", "is a file"),
     ("out-below-a-file", "rm", "rm", [], "below-file", "is a file"),
     ("own-folder-overwrite", "rm", "rm", ["--overwrite"], "own", "not an rmbench run"),

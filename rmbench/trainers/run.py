@@ -32,8 +32,10 @@ from rmbench.trainers.sampling import with_pair_length_grouping
 
 __all__ = ["TrainRequest", "train"]
 
-def _check_out(request: TrainRequest) -> None:
-    """--out as asked (a file, not writable, a folder rmbench did not make) fails before anything loads."""
+def _check_request(request: TrainRequest) -> None:
+    """The seed and --out as asked (a file, not writable, a folder rmbench did not make) fail before anything loads."""
+    if not 0 <= request.seed < 2**32:
+        raise RmbenchError(f"--seed must be a whole number from 0 to {2**32 - 1} (numpy's range), not {request.seed}")
     runs.check_run_folder(request.out, request.method, request.model, resume=request.resume,
                           overwrite=request.overwrite)
 
@@ -74,7 +76,7 @@ def _with_lora(model, method: Method, settings: dict):
 
 def train(request: TrainRequest) -> dict:
     method = get_method(request.method)
-    _check_out(request)
+    _check_request(request)
     if method.trainer == "ppo":  # rmbench's own loop, not a TRL trainer
         return _train_ppo(request)
     config_class, trainer_class = trl_classes(method.trainer)
