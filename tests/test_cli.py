@@ -252,3 +252,13 @@ def test_a_damaged_score_cache_is_noted_and_recomputed(pairs_file, tmp_path):
     again = json.loads((out / "results.json").read_text())
     assert again["score"] == first["score"]
     assert again["timing"]["from_cache"] == len(good) - 1  # the first good line was replaced by the garbage
+
+
+def test_leaderboard_refuses_a_record_whose_scores_file_was_swapped(pairs_file, tmp_path):
+    """Another run's scores.jsonl on the same data passes every row check; its sha256 does not."""
+    for name, reward in (("a", "baseline:length"), ("b", "baseline:random"), ("c", "baseline:random")):
+        args = ("--reward", reward, "--data", str(pairs_file), "--out", str(tmp_path / name), "--seed", "3")
+        assert run(*args).exit_code == 0
+    (tmp_path / "a" / "scores.jsonl").write_bytes((tmp_path / "b" / "scores.jsonl").read_bytes())
+    result = runner.invoke(app, ["leaderboard", str(tmp_path / "a"), str(tmp_path / "c")])
+    assert_user_error(result, "a/scores.jsonl", "sha256")
