@@ -127,7 +127,7 @@ def eval_command(
             raise RmbenchError(f"{given[0]} does not apply to --policy: a policy is evaluated on prompts (--data) "
                                "by a judge (--judge-rm SCORER or --judge LLM)")
         _check_policy_flags(seed=seed, limit=limit, max_new_tokens=max_new_tokens, temperature=temperature,
-                            top_p=top_p, judge_mode=judge_mode,
+                            top_p=top_p, judge_mode=judge_mode, concurrency=concurrency,
                             options={"dtype": dtype, "device": device, "max_length": max_length,
                                      "batch_tokens": batch_tokens})
         _quiet_libraries(show_progress)
@@ -313,7 +313,8 @@ def leaderboard_command(
     format: Annotated[str | None, typer.Option(
         "--format", help="rich, md, csv, json or html (default: from --out's suffix, else rich)")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the leaderboard to this file instead of the terminal")] = None,
-    detail: Annotated[bool, typer.Option(help="Add a column per subset")] = False,
+    detail: Annotated[bool, typer.Option(help="Add a column per subset, paired tests with Holm correction, "
+                                              "kappa, all-wrong examples, length bias and calibration")] = False,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples of prompts")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap")] = 0,
     split_versions: Annotated[bool, typer.Option(
@@ -359,6 +360,24 @@ def leaderboard_command(
         atomic_write(out, [text])
     console.print(f"wrote {escape(str(out))} ({len(boards)} board{'s' if len(boards) != 1 else ''})",
                   highlight=False)
+
+
+@app.command("report")
+@user_errors
+def report_command(
+    path: Annotated[Path, typer.Argument(metavar="RECORD_OR_RUN_DIR",
+        help="A results.json, an eval folder, or a training run (every record under it)")],
+    out: Annotated[Path, typer.Option(help="The HTML page; the Markdown summary goes beside it (.md)")]
+    = Path("report.html"),
+    texts: Annotated[bool, typer.Option(help="Read the record's data again (hash-checked) to show prompts and "
+                                             "answers of the worst mistakes, and lengths for old records")] = False,
+    data_root: Annotated[str | None, typer.Option(help="With --texts: where the suite's files are now")] = None,
+):
+    """Length bias, calibration, reward histograms, style matrix and worst mistakes: one offline page."""
+    from rmbench.report import write_report
+
+    page, md = write_report(path, out, texts=texts, data_root=data_root)
+    console.print(f"wrote {escape(str(page))} and {escape(str(md))}", highlight=False)
 
 
 data_app = typer.Typer(help="Generate preference data: the built-in probe suite, for use elsewhere.",
