@@ -129,7 +129,7 @@ def eval_command(
         _check_policy_flags(seed=seed, limit=limit, max_new_tokens=max_new_tokens, temperature=temperature,
                             top_p=top_p, judge_mode=judge_mode, concurrency=concurrency,
                             options={"dtype": dtype, "device": device, "max_length": max_length,
-                                     "batch_tokens": batch_tokens})
+                                     "batch_tokens": batch_tokens, "chat_template": chat_template})
         _quiet_libraries(show_progress)
         record, _ = run_policy_eval(PolicyEvalRequest(
             policy=policy, data=data or [], judge_rm=judge_rm, judge=judge, baseline_policy=baseline_policy, ref=ref,
