@@ -22,6 +22,7 @@ from rich.text import Text
 from rmbench import __version__
 from rmbench.errors import RmbenchError
 from rmbench.evals.coverage import notes as coverage_notes
+from rmbench.scoring.distributed import is_main
 from rmbench.terminal import console, errors
 
 app = typer.Typer(help="Evaluate, train and rank reward models.", no_args_is_help=True,
@@ -175,6 +176,8 @@ def eval_command(
                       highlight=False)
         return
     record, _ = run_eval(request)
+    if not is_main():  # under `accelerate launch` the main process alone reports
+        return
     render_record(record)
     if out:
         console.print(f"wrote {escape(str(out / 'results.json'))} and {escape(str(out / 'scores.jsonl'))}",

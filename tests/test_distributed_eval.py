@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
+from typer.testing import CliRunner
+
+from rmbench.cli import app
 from rmbench.scoring.batching import plan_batches
 from rmbench.scoring.distributed import cache_files, shard_path, split_batches
+from tests.conftest import PAIRS, write_jsonl
 
 
 def test_whole_batches_are_balanced_by_tokens_and_keep_their_global_order():
@@ -43,3 +52,46 @@ def test_every_shard_of_any_earlier_run_is_read_back(tmp_path):
         path.write_text("")
     assert [p.name for p in cache_files(main)] == [
         "scores-abc.jsonl", "scores-abc.rank0-of-2.jsonl", "scores-abc.rank1-of-2.jsonl", "scores-abc.rank2-of-3.jsonl"]
+
+
+def _launch(args: list[str], processes: int) -> subprocess.CompletedProcess:
+    """`accelerate launch --multi_gpu --num_processes N -m rmbench eval ...`: CPU processes over gloo here
+    (accelerate's --cpu would start one), one thread each, this checkout's rmbench."""
+    launcher = Path(sys.executable).with_name("accelerate")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
+           "PYTHONPATH": str(root), "CUDA_VISIBLE_DEVICES": ""}
+    command = [str(launcher), "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
+               "--main_process_port", "0", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "-m", "rmbench", "eval", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=root)
+
+
+def test_two_processes_score_exactly_as_one_and_resume_from_their_shards(tiny_rm, tmp_path):
+    data = write_jsonl(tmp_path / "pairs.jsonl", PAIRS + [
+        {"prompt": f"question {n} about the sea?", "chosen": "answer " * (n + 1), "rejected": f"no {n}"}
+        for n in range(10)])
+    common = ["--reward", str(tiny_rm), "--data", str(data), "--dtype", "fp32", "--device", "cpu",
+              "--batch-tokens", "96", "--no-progress"]
+    single = CliRunner().invoke(app, ["eval", *common, "--out", str(tmp_path / "one")])
+    assert single.exit_code == 0, single.output
+
+    two = tmp_path / "two"
+    launched = _launch([*common, "--out", str(two)], 2)
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    assert (two / "scores.jsonl").read_bytes() == (tmp_path / "one" / "scores.jsonl").read_bytes()
+    record = json.loads((two / "results.json").read_text())
+    assert record["timing"]["processes"] == 2
+    shards = sorted((two / ".cache").glob("scores-*.rank*-of-2.jsonl"))
+    assert len(shards) == 2 and all(s.read_text() for s in shards)  # both processes did work
+    assert launched.stdout.count("score ") == 1  # one report, from the main process
+
+    # Interrupted: one process's shard lost. One process finishes the job from the other's shard.
+    lost = len(shards[1].read_text().splitlines())
+    shards[1].unlink()
+    (two / "results.json").unlink()
+    resumed = CliRunner().invoke(app, ["eval", *common, "--out", str(two)])
+    assert resumed.exit_code == 0, resumed.output
+    record = json.loads((two / "results.json").read_text())
+    assert record["timing"]["scored"] == lost and record["timing"]["processes"] == 1
+    assert (two / "scores.jsonl").read_bytes() == (tmp_path / "one" / "scores.jsonl").read_bytes()

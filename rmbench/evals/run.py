@@ -14,7 +14,7 @@ from rmbench.evals.harness import evaluate
 from rmbench.evals.sources import load_examples
 from rmbench.evals.suites import Suite, load_suite
 from rmbench.results import build_record, claim_out, record_identity, write_results
-from rmbench.scoring import build_scorer
+from rmbench.scoring import build_scorer, distributed
 from rmbench.scoring.engine import run_examples
 
 
@@ -100,6 +100,6 @@ def _run(request: EvalRequest, suite: Suite, started: float) -> tuple[dict, list
                 "strict": request.strict},
         summary=summary, timing=timing)
     record["analysis"] = analyze(rows)  # length bias, calibration, judge order: from the rows alone
-    if request.out:
+    if request.out and distributed.is_main():  # under a data-parallel launch the main process writes
         write_results(request.out, record, rows)
     return record, rows

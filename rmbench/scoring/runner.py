@@ -24,6 +24,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rmbench.errors import RmbenchError
+from rmbench.scoring import distributed
 from rmbench.terminal import errors
 
 # Settings that change a model's numbers without changing the model. Under bf16 the batch's
@@ -114,13 +115,22 @@ class Codec:
 def run_cached(requests: dict[str, Any], backend, produce: Produce, codec: Codec, *, cache_dir: Path | None,
                label: str, show_progress: bool) -> Answers:
     """Answer every request (key -> request) once: from the cache, else from `produce`."""
-    cache = JsonlCache(cache_dir / f"{codec.prefix}-{cache_fingerprint(backend)}.jsonl") if cache_dir else None
+    rank, size = distributed.world()
+    path = cache_dir / f"{codec.prefix}-{cache_fingerprint(backend)}.jsonl" if cache_dir else None
+    # Under `accelerate launch` each process appends to its own shard; every shard of any
+    # earlier run (any process count) is read back, so a run resumes whatever N it had.
+    cache = JsonlCache(distributed.shard_path(path, rank, size) if size > 1 else path) if path else None
     known: dict[str, Any] = {}
-    for key, fields in (cache.entries if cache else {}).items():
-        value = codec.load(fields)
-        if value is not None:
-            known[key] = value
+    for file in distributed.cache_files(path) if path else []:
+        for key, fields in (cache.entries if file == cache.path else JsonlCache(file).entries).items():
+            value = codec.load(fields)
+            if value is not None:
+                known[key] = value
     todo_keys = [k for k in requests if k not in known]
+    all_todo = todo_keys
+    if size > 1:  # this process's share: whole batches of the backend's plan, balanced by tokens
+        distributed.barrier()  # every process has read the caches before any writes to its shard
+        todo_keys = [all_todo[i] for i in distributed.share([requests[k] for k in all_todo], backend, rank, size)]
     started = time.perf_counter()
     tokens = 0
     with progress_bar(show_progress) as progress:
@@ -133,12 +143,16 @@ def run_cached(requests: dict[str, Any], backend, produce: Produce, codec: Codec
                 cache.append([(key, fields) for key, fields in stored if fields is not None])
             tokens += used
             progress.advance(task, len(indices))
+    if size > 1:  # every process gets every answer; the main one writes the record
+        known.update(distributed.gather([(k, known[k]) for k in todo_keys if k in known]))
+        tokens = sum(distributed.gather([tokens]))
+        todo_keys = all_todo
     seconds = time.perf_counter() - started
     missing = [k for k in todo_keys if k not in known]
     if missing:
         raise RmbenchError(f"{backend.name} returned nothing for {len(missing)} of {len(todo_keys)} requests; "
                            "this is a bug in that scorer: rerun, and report it if it persists")
     stats = {"from_cache": len(requests) - len(todo_keys), "scored": len(todo_keys),
-             "scoring_seconds": round(seconds, 3), "tokens": tokens,
+             "scoring_seconds": round(seconds, 3), "tokens": tokens, "processes": size,
              "tokens_per_second": round(tokens / seconds, 1) if tokens and seconds > 0 else None}
     return Answers({k: known[k] for k in requests}, stats)

@@ -7,12 +7,16 @@ from pathlib import Path
 import torch
 
 from rmbench.errors import ModelError, RmbenchError
+from rmbench.scoring.distributed import local_device
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
 
 def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
+        owned = local_device()  # under `accelerate launch`: this process's own GPU
+        if owned is not None and owned.type == "cuda":
+            return owned
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise RmbenchError(f"--device {name} asked for, but torch sees no CUDA device; use --device cpu")
