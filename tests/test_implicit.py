@@ -89,8 +89,8 @@ def test_prompt_tokens_do_not_count(policy_and_ref):
 
 
 def test_chunked_log_probabilities_equal_a_full_log_softmax(policy_and_ref, monkeypatch):
-    """logit[target] - logsumexp, a few positions at a time, against the vocabulary-wide
-    log-softmax in float64: equal to 1e-5, with spans that start, stop and cross chunk edges."""
+    """Log-probabilities a few positions at a time against the batch-wide log-softmax in
+    float64: equal to 1e-5, with spans that start, stop and cross chunk edges."""
     from transformers import AutoModelForCausalLM
 
     policy, _ = policy_and_ref
