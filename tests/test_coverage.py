@@ -157,3 +157,10 @@ def test_prior_sets_by_file_name_or_hub_split():
     assert _suite_subset(suite, "mine.json", None) == (None, None)
     llmbar = load_suite("llmbar")
     assert _suite_subset(llmbar, "/x/natural.json", None) == ("llmbar-natural", "llmbar")
+
+
+def test_notes_stay_one_line_whatever_the_ids_hold():
+    record = {"suite": {"name": "custom"}, "partial": False, "coverage": {},
+              "skipped": {"count": 1, "by_reason": {"bad-value": 1}, "ids": ["a\nb[/red]"]}}
+    (line,) = notes(record)
+    assert "a\\nb[/red]" in line and "\n" not in line

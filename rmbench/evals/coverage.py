@@ -66,9 +66,18 @@ def label(suite: Suite, cov: dict) -> str:
     return f"{suite.name} (partial: {'; '.join(bits)})"
 
 
+def _plain(text: object) -> str:
+    """One printable line: control characters (a newline in a record id) shown escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
+
+
 def notes(record: dict) -> list[str]:
     """Plain-text lines for the terminal about coverage and skipped records (print them
-    without markup: names come from user files)."""
+    without markup: names come from user files; each stays one line)."""
+    return [_plain(line) for line in _notes(record)]
+
+
+def _notes(record: dict) -> list[str]:
     lines = []
     cov = record.get("coverage") or {}
     if record.get("partial"):
