@@ -147,6 +147,8 @@ def eval_command(
                            "judge_url": judge_url, "judge_mode": judge_mode, "judge_template": judge_template,
                            **{k: v for k, v in server_options.items() if k != "concurrency"}},
             show_progress=show_progress))
+        if not is_main():  # under `accelerate launch` the main process alone reports
+            return
         for table in policy_table(record):
             console.print(table)
         if out:

@@ -95,3 +95,18 @@ def test_two_processes_score_exactly_as_one_and_resume_from_their_shards(tiny_rm
     record = json.loads((two / "results.json").read_text())
     assert record["timing"]["scored"] == lost and record["timing"]["processes"] == 1
     assert (two / "scores.jsonl").read_bytes() == (tmp_path / "one" / "scores.jsonl").read_bytes()
+
+
+def test_policy_sampling_and_kl_split_across_processes_give_the_same_record_rows(tiny_lm, tmp_path):
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": f"write about the sea {n}"} for n in range(9)])
+    common = ["--policy", str(tiny_lm), "--ref", str(tiny_lm), "--data", str(prompts), "--judge-rm",
+              "baseline:length", "--max-new-tokens", "6", "--temperature", "0.7", "--dtype", "fp32", "--device", "cpu",
+              "--batch-tokens", "64", "--no-progress"]
+    single = CliRunner().invoke(app, ["eval", *common, "--out", str(tmp_path / "one")])
+    assert single.exit_code == 0, single.output
+    launched = _launch([*common, "--out", str(tmp_path / "two")], 2)
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    assert (tmp_path / "two" / "scores.jsonl").read_bytes() == (tmp_path / "one" / "scores.jsonl").read_bytes()
+    record = json.loads((tmp_path / "two" / "results.json").read_text())
+    assert record["timing"]["generation"]["processes"] == 2
+    assert len(list((tmp_path / "two" / ".cache").glob("generations-*.rank*-of-2.jsonl"))) == 2

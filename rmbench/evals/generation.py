@@ -37,7 +37,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rmbench import models
 from rmbench.data.schema import Message
 from rmbench.errors import ModelError, RmbenchError
-from rmbench.scoring import formatting
+from rmbench.scoring import distributed, formatting
 from rmbench.scoring.batching import plan_batches
 from rmbench.scoring.engine import JsonlCache
 from rmbench.scoring.runtime import dtype_name, model_max_length, pick_device, pick_dtype
@@ -226,21 +226,27 @@ class PolicyModel:
         keys = [prompt_key(p) for p in prompts]
         unique = dict(zip(keys, prompts))
         cache_name = hashlib.sha256(f"{self._fingerprint}:{json.dumps(asdict(settings))}".encode()).hexdigest()[:16]
-        cache = JsonlCache(cache_dir / f"generations-{cache_name}.jsonl") if cache_dir else None
+        entries, cache = distributed.sharded_cache(
+            cache_dir / f"generations-{cache_name}.jsonl" if cache_dir else None, JsonlCache)
         known: dict[str, Generation] = {}
-        for key, row in (cache.entries if cache else {}).items():
+        for key, row in entries.items():
             try:
                 known[key] = Generation(**row)
             except TypeError:
                 continue
-        todo = [k for k in unique if k not in known]
+        everything = [k for k in unique if k not in known]
+        tokenized = {k: self.prompt_ids(unique[k], settings.max_new_tokens) for k in everything}
+        length = {k: len(tokenized[k][0]) + settings.max_new_tokens for k in everything}
+        # Under a data-parallel launch: whole batches of this plan per process, so each prompt is
+        # sampled beside the same prompts as in one process.
+        plan = plan_batches([length[k] for k in everything], self.batch_tokens, max_rows=self.batch_size)
+        todo = distributed.my_part(everything, plan, [sum(length[everything[i]] for i in b) for b in plan])
         if todo:
             _ = self.model  # loading the weights is not generation time
         started = time.perf_counter()
         new_tokens = 0
         if todo:
-            tokenized = {k: self.prompt_ids(unique[k], settings.max_new_tokens) for k in todo}
-            lengths = [len(tokenized[k][0]) + settings.max_new_tokens for k in todo]
+            lengths = [length[k] for k in todo]
             with _progress(show_progress) as progress:
                 task = progress.add_task(label or self.name, total=len(todo), verb="generating")
                 for batch in plan_batches(lengths, self.batch_tokens, max_rows=self.batch_size):
@@ -258,9 +264,14 @@ class PolicyModel:
                     if cache:
                         cache.append(done)
                     progress.advance(task, len(batch))
+        if todo is not everything:  # several processes: every one gets every completion
+            known.update(distributed.gather([(k, known[k]) for k in todo]))
+            new_tokens = sum(distributed.gather([new_tokens]))
+            todo = everything
         seconds = time.perf_counter() - started
         stats = {"prompts": len(prompts), "unique_prompts": len(unique), "from_cache": len(unique) - len(todo),
                  "generated": len(todo), "seconds": round(seconds, 3), "new_tokens": new_tokens,
+                 "processes": distributed.world()[1],
                  "tokens_per_second": round(new_tokens / seconds, 1) if new_tokens and seconds > 0 else None}
         return [known[k] for k in keys], stats
 
@@ -393,13 +404,17 @@ def kl_estimates(policy: PolicyModel, ref: PolicyModel, prompts: Sequence[list[M
     policy.check_same_vocabulary(ref)
     keys = [prompt_key(p) for p in prompts]
     name = hashlib.sha256(f"{policy.fingerprint()}:{ref.fingerprint()}:{json.dumps(asdict(settings))}".encode())
-    cache = JsonlCache(cache_dir / f"kl-{name.hexdigest()[:16]}.jsonl") if cache_dir else None
-    known = {k: float(v["kl"]) for k, v in (cache.entries if cache else {}).items() if "kl" in v}
-    todo = list(dict.fromkeys(k for k in keys if k not in known))
+    entries, cache = distributed.sharded_cache(
+        cache_dir / f"kl-{name.hexdigest()[:16]}.jsonl" if cache_dir else None, JsonlCache)
+    known = {k: float(v["kl"]) for k, v in entries.items() if "kl" in v}
+    everything = list(dict.fromkeys(k for k in keys if k not in known))
     first = {k: n for n, k in reversed(list(enumerate(keys)))}
     started = time.perf_counter()
     # Chunks of a few batches: progress moves, and an interruption loses one chunk at most.
     chunk = max(1, policy.batch_size)
+    chunks = [list(range(n, min(n + chunk, len(everything)))) for n in range(0, len(everything), chunk)]
+    todo = distributed.my_part(everything, chunks, [len(generations[first[everything[c[0]]]].token_ids) * len(c)
+                                                    for c in chunks])
     with _progress(show_progress) as progress:
         task = progress.add_task(f"{policy.name} vs {ref.name}", total=len(todo), verb="KL")
         for start in range(0, len(todo), chunk):
@@ -413,6 +428,9 @@ def kl_estimates(policy: PolicyModel, ref: PolicyModel, prompts: Sequence[list[M
             if cache:
                 cache.append([(k, {"kl": v}) for k, v in zip(part, values)])
             progress.advance(task, len(part))
+    if todo is not everything:
+        known.update(distributed.gather([(k, known[k]) for k in todo]))
+        todo = everything
     seconds = time.perf_counter() - started
     return [known[k] for k in keys], {"computed": len(todo), "from_cache": len(set(keys)) - len(todo),
                                       "seconds": round(seconds, 3)}

@@ -39,6 +39,7 @@ from rmbench.evals.generation import Generation, SamplingSettings, kl_estimates
 from rmbench.evals.metrics import bootstrap_ci, win_outcome
 from rmbench.evals.remote_generation import OPENAI_PREFIX, load_policy
 from rmbench.results import build_record, claim_out, record_identity, write_results
+from rmbench.scoring import distributed
 
 PROMPTS_FORMAT = "prompts"
 SUITE_NAME = "policy"
@@ -280,7 +281,7 @@ def _run_policy(request: PolicyEvalRequest, started: float) -> tuple[dict, list[
                 "kl_estimator": _kl_estimator(request, settings),
                 "rouge": {"types": list(ROUGE_TYPES), "stemmer": True, "multi_reference": "max F1"}},
         summary=summary, timing=timing)
-    if request.out:
+    if request.out and distributed.is_main():  # under a data-parallel launch the main process writes
         write_results(request.out, record, rows)
     return record, rows
 

@@ -38,7 +38,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rmbench.data.schema import Message
 from rmbench.errors import RmbenchError
 from rmbench.evals.generation import Generation, PolicyModel, SamplingSettings, prompt_key
-from rmbench.scoring import formatting
+from rmbench.scoring import distributed, formatting
 from rmbench.scoring.engine import JsonlCache
 from rmbench.scoring.remote.transport import Server, split_urls, spread
 
@@ -126,14 +126,17 @@ class RemotePolicy:
         keys = [prompt_key(p) for p in prompts]
         unique = dict(zip(keys, prompts))
         cache_name = hashlib.sha256(f"{self._fingerprint}:{json.dumps(asdict(settings))}".encode()).hexdigest()[:16]
-        cache = JsonlCache(cache_dir / f"generations-{cache_name}.jsonl") if cache_dir else None
+        entries, cache = distributed.sharded_cache(
+            cache_dir / f"generations-{cache_name}.jsonl" if cache_dir else None, JsonlCache)
         known: dict[str, Generation] = {}
-        for key, row in (cache.entries if cache else {}).items():
+        for key, row in entries.items():
             try:
                 known[key] = Generation(**row)
             except TypeError:
                 continue
-        todo = [k for k in unique if k not in known]
+        everything = [k for k in unique if k not in known]
+        # under a data-parallel launch each process asks for its own share of the prompts
+        todo = distributed.my_part(everything, [[i] for i in range(len(everything))], [1] * len(everything))
         started = time.perf_counter()
         new_tokens = 0
         jobs = [(k, unique[k]) for k in todo]
@@ -147,9 +150,14 @@ class RemotePolicy:
                 if cache:
                     cache.append([(key, asdict(generation))])
                 progress.advance(task)
+        if todo is not everything:
+            known.update(distributed.gather([(k, known[k]) for k in todo]))
+            new_tokens = sum(distributed.gather([new_tokens]))
+            todo = everything
         seconds = time.perf_counter() - started
         stats = {"prompts": len(prompts), "unique_prompts": len(unique), "from_cache": len(unique) - len(todo),
                  "generated": len(todo), "seconds": round(seconds, 3), "new_tokens": new_tokens,
+                 "processes": distributed.world()[1],
                  "tokens_per_second": round(new_tokens / seconds, 1) if new_tokens and seconds > 0 else None}
         return [known[k] for k in keys], stats
 

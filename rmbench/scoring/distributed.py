@@ -99,3 +99,25 @@ def gather(rows: list) -> list:
 def barrier() -> None:
     if world()[1] > 1:
         _state().wait_for_everyone()
+
+
+def sharded_cache(path: Path | None, cache_class):
+    """(every entry any earlier run cached under `path`, shards included; the cache this
+    process appends to: `path` itself in one process, its own shard in several)."""
+    if path is None:
+        return {}, None
+    rank, size = world()
+    mine = cache_class(shard_path(path, rank, size) if size > 1 else path)
+    entries: dict = {}
+    for file in cache_files(path):
+        entries.update(mine.entries if file == mine.path else cache_class(file).entries)
+    return entries, mine
+
+
+def my_part(keys: list, batches: Sequence[Sequence[int]], weights: Sequence[int]) -> list:
+    """This process's keys: whole batches, balanced by weight (all of them in one process)."""
+    rank, size = world()
+    if size <= 1:
+        return keys
+    barrier()  # every process has read the caches before any writes to its shard
+    return [keys[i] for i in split_batches(batches, weights, size)[rank]]
