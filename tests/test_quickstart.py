@@ -1,5 +1,9 @@
 """The README's first command: a reward model trained on generated probes lands clearly
-above the random baseline, offline, and the page and records are where the user is told."""
+above the random baseline, offline, and the page and records are where the user is told.
+
+The test trains on 400 generated pairs instead of the command's 1200 (a third of the
+training time); the margin stays wide: measured 73.3 vs random 48.4 on the 600 test pairs
+(79.4 with 1200), where the check needs the two 95% intervals apart (about 9 points)."""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ def test_quickstart_trains_a_reward_model_that_beats_random(tmp_path):
     except ModelError as err:
         pytest.skip(str(err))
     out = tmp_path / "qs"
-    result = CliRunner().invoke(app, ["quickstart", "--out", str(out), "--no-progress"])
+    result = CliRunner().invoke(app, ["quickstart", "--out", str(out), "--no-progress", "--n-train", "400"])
     assert result.exit_code == 0, result.output
     assert (out / "leaderboard.html").is_file() and "Next, on your own model and data" in result.output
     board = json.loads(CliRunner().invoke(app, ["leaderboard", str(out), "--format", "json"]).output)["boards"][0]
