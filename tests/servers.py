@@ -69,27 +69,33 @@ class ScriptedServer:
             self.inflight += 1
             self.max_inflight = max(self.max_inflight, self.inflight)
         try:
-            if body is None:
-                if path != "/v1/models":
-                    return self._send(handler, 404, {"detail": "Not Found"})
-                entry = {"id": self.model, "object": "model", "owned_by": "test"}
-                if self.max_model_len:
-                    entry["max_model_len"] = self.max_model_len
-                return self._send(handler, 200, {"object": "list", "data": [entry]})
-            if self.fail:
-                failure = self.fail(number, path)
-                if failure:
-                    status, payload, *headers = failure
-                    return self._send(handler, status, payload, headers[0] if headers else {})
-            time.sleep(self.delay)
-            if path == "/classify":
-                return self._send(handler, 200, self._classify(body))
-            if path in ("/v1/chat/completions", "/v1/completions"):
-                return self._send(handler, 200, self.complete(path, body))
-            return self._send(handler, 404, {"detail": "Not Found"})
+            reply = self._reply(path, body, number if body is not None else 0)
         finally:
+            # Leave the in-flight count before answering: once the answer is written the
+            # client may send its next request before this thread would get to decrement.
             with self.lock:
                 self.inflight -= 1
+        self._send(handler, *reply)
+
+    def _reply(self, path: str, body, number: int) -> tuple:
+        if body is None:
+            if path != "/v1/models":
+                return 404, {"detail": "Not Found"}
+            entry = {"id": self.model, "object": "model", "owned_by": "test"}
+            if self.max_model_len:
+                entry["max_model_len"] = self.max_model_len
+            return 200, {"object": "list", "data": [entry]}
+        if self.fail:
+            failure = self.fail(number, path)
+            if failure:
+                status, payload, *headers = failure
+                return status, payload, headers[0] if headers else {}
+        time.sleep(self.delay)
+        if path == "/classify":
+            return 200, self._classify(body)
+        if path in ("/v1/chat/completions", "/v1/completions"):
+            return 200, self.complete(path, body)
+        return 404, {"detail": "Not Found"}
 
     def _classify(self, body: dict):
         rows = body["input"] if self.engine == "vllm" else body["input_ids"]
