@@ -136,7 +136,7 @@ def eval_command(
             policy=policy, data=data or [], judge_rm=judge_rm, judge=judge, baseline_policy=baseline_policy, ref=ref,
             max_new_tokens=256 if max_new_tokens is None else max_new_tokens,
             temperature=1.0 if temperature is None else temperature, top_p=1.0 if top_p is None else top_p,
-            seed=seed, limit=limit, format=format, split=split, out=out, overwrite=overwrite,
+            seed=seed, limit=limit, format=format, split=split, out=out, overwrite=overwrite, strict=strict,
             policy_options={"dtype": dtype, "device": device, "chat_template": chat_template,
                             "max_length": max_length, "batch_tokens": batch_tokens,
                             "trust_remote_code": trust_remote_code,

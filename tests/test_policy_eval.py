@@ -12,6 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from rmbench.cli import app
+from rmbench.errors import DataError
 from rmbench.evals import generation
 from rmbench.evals.generation import PolicyModel, SamplingSettings
 from rmbench.evals.policy import PolicyEvalRequest, load_prompts, rouge_scores, run_policy_eval, win_outcome
@@ -384,3 +385,19 @@ def test_cli_policy_needs_prompts_and_a_causal_lm(tiny_lm, tiny_rm, prompts_file
 def test_cli_policy_flags_without_policy_are_refused(pairs_file):
     assert_user_error(run("--reward", "baseline:length", "--data", str(pairs_file), "--max-new-tokens", "5"),
                       "--max-new-tokens", "--policy")
+
+
+def test_prompt_records_that_cannot_be_read_are_skipped_counted_and_strict_refuses(tiny_lm, tmp_path):
+    good = {"chosen": "\n\nHuman: Name a colour.\n\nAssistant: Blue.",
+            "rejected": "\n\nHuman: Name a colour.\n\nAssistant: Seven."}
+    diverging = {"chosen": "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Bye\n\nAssistant: Bye!",
+                 "rejected": "\n\nHuman: Hi\n\nAssistant: Go away.\n\nHuman: Bye\n\nAssistant: Whatever."}
+    data = write_jsonl(tmp_path / "hh.jsonl", [good, diverging, good])
+    record, rows = evaluate(tiny_lm, data, format="hh-rlhf")
+    assert len(rows) == 2
+    assert record["skipped"]["count"] == 1 and record["skipped"]["by_reason"] == {"diverging-prefix": 1}
+    assert record["partial"] is False and record["label"] == "policy"
+    limited, _ = evaluate(tiny_lm, data, format="hh-rlhf", limit=1)
+    assert limited["partial"] is True and "partial" in limited["label"]
+    with pytest.raises(DataError, match="diverging-prefix|differ before"):
+        evaluate(tiny_lm, data, format="hh-rlhf", strict=True)

@@ -34,6 +34,7 @@ import numpy as np
 from rmbench.data.adapters import FORMATS, Adapter, get_adapter, match_format
 from rmbench.data.loading import record_sources
 from rmbench.data.schema import Message, PreferenceExample, SFTExample, UnpairedExample
+from rmbench.data.skips import SkipLog, SkipRecord
 from rmbench.errors import DataError, RmbenchError
 from rmbench.evals.generation import Generation, SamplingSettings, kl_estimates
 from rmbench.evals.metrics import bootstrap_ci, win_outcome
@@ -92,6 +93,7 @@ class PolicyEvalRequest:
     # allow_random_head, judge_url, judge_mode, judge_template, ...
     show_progress: bool = True
     overwrite: bool = False  # replace another policy's or data's record in `out`
+    strict: bool = False  # a prompt record that cannot be read is an error instead of a counted skip
 
 
 # -- prompts ------------------------------------------------------------------------------
@@ -116,10 +118,12 @@ _PROMPT_ONLY = _PromptOnlyAdapter()
 
 
 def load_prompts(source: str, format: str | None = None, split: str | None = None,
-                 limit: int | None = None) -> list[PolicyPrompt]:
+                 limit: int | None = None, skips: SkipLog | None = None) -> list[PolicyPrompt]:
     """Prompts from any data rmbench reads: preference data (references = the chosen answers),
     SFT data (the reference output), KTO data (the completion when labelled good), or plain
-    {"prompt": ...} records."""
+    {"prompt": ...} records. Records an adapter cannot read are skipped into `skips` (the
+    record policy of rmbench.data.skips); without a log they are counted and warned about."""
+    log = skips if skips is not None else SkipLog()
     if limit is not None and limit < 1:
         raise DataError(f"limit must be a positive number of prompts, got {limit}")
     if format is not None and format != PROMPTS_FORMAT:
@@ -135,10 +139,23 @@ def load_prompts(source: str, format: str | None = None, split: str | None = Non
                             f"or one of the formats {', '.join(FORMATS)}")
         adapter = _PROMPT_ONLY if name == PROMPTS_FORMAT else get_adapter(name)
         remaining = None if limit is None else limit - len(prompts)
+        read = 0
         for index, record in enumerate(records[:remaining]):
-            prompts.append(_as_prompt(adapter.convert(record, index, None, origin), f"{origin} record {index}"))
+            try:
+                example = adapter.convert(record, index, None, origin)
+            except SkipRecord as skip:
+                log.add(skip.located(f"{origin} record {index}", None))
+                continue
+            prompts.append(_as_prompt(example, f"{origin} record {index}"))
+            read += 1
+        if records and not read and not prompts:
+            raise DataError(f"{origin}: no record could be read as a prompt ({log.summary()})")
+        if remaining is not None and len(records) > remaining:
+            log.cut.append(origin)
         if limit is not None and len(prompts) >= limit:
             break
+    if skips is None:
+        log.warn(source)
     return _unique_ids(prompts)
 
 
@@ -231,7 +248,7 @@ def run_policy_eval(request: PolicyEvalRequest) -> tuple[dict, list[dict]]:
 
 
 def _run_policy(request: PolicyEvalRequest, started: float) -> tuple[dict, list[dict]]:
-    prompts, sources = _load(request)
+    prompts, sources, skips = _load(request)
     settings = SamplingSettings(request.max_new_tokens, request.temperature, request.top_p, request.seed)
     cache_dir = request.cache_dir or (request.out / ".cache" if request.out else None)
     messages = [p.prompt for p in prompts]
@@ -281,9 +298,23 @@ def _run_policy(request: PolicyEvalRequest, started: float) -> tuple[dict, list[
                 "kl_estimator": _kl_estimator(request, settings),
                 "rouge": {"types": list(ROUGE_TYPES), "stemmer": True, "multi_reference": "max F1"}},
         summary=summary, timing=timing)
+    record.update(_coverage(request, skips))
     if request.out and distributed.is_main():  # under a data-parallel launch the main process writes
         write_results(request.out, record, rows)
     return record, rows
+
+
+def _coverage(request: PolicyEvalRequest, skips: SkipLog) -> dict:
+    """The keys a reward-model record has about what was evaluated, so every record reads alike.
+    A policy's prompts are whatever data the user named: only --limit makes a run partial."""
+    partial = bool(skips.cut)
+    label = f"{SUITE_NAME} (partial: --limit {request.limit})" if partial else SUITE_NAME
+    return {"label": label, "partial": partial,
+            "coverage": {"partial": partial, "cut_by_limit": list(skips.cut),
+                         "limit": request.limit if partial else None},
+            "skipped": skips.to_record(),
+            # Length bias and calibration compare chosen with rejected answers: a policy record has none.
+            "analysis": {"available": False, "reason": "policy records compare completions, not preference pairs"}}
 
 
 def _kl_estimator(request: PolicyEvalRequest, settings: SamplingSettings) -> str | None:
@@ -317,11 +348,12 @@ def _check(request: PolicyEvalRequest) -> None:
         raise RmbenchError("give prompts either as data sources or as loaded prompts, not both")
 
 
-def _load(request: PolicyEvalRequest) -> tuple[list[PolicyPrompt], list[dict]]:
+def _load(request: PolicyEvalRequest) -> tuple[list[PolicyPrompt], list[dict], SkipLog]:
+    skips = SkipLog(strict=request.strict)
     if request.prompts is not None:
         loaded = [("prompts", [p.validate(f"prompt {p.id}") for p in request.prompts])]
     else:
-        loaded = [(s, load_prompts(s, request.format, request.split, request.limit)) for s in request.data]
+        loaded = [(s, load_prompts(s, request.format, request.split, request.limit, skips)) for s in request.data]
     prompts, sources = [], []
     for where, items in loaded:
         prompts.extend(items)
@@ -332,7 +364,7 @@ def _load(request: PolicyEvalRequest) -> tuple[list[PolicyPrompt], list[dict]]:
                         "with_references": sum(1 for p in items if p.references)})
     if not prompts:
         raise RmbenchError("no prompts to evaluate on: check --data")
-    return _unique_ids(prompts) if len(loaded) > 1 else prompts, sources
+    return (_unique_ids(prompts) if len(loaded) > 1 else prompts), sources, skips
 
 
 def _judge(request, prompts, generations, baseline, cache_dir):
