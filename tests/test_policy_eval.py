@@ -297,7 +297,7 @@ def test_an_interrupted_run_resumes_from_cached_completions(tiny_lm, prompts_fil
         raise AssertionError("a finished run must not load weights again")
 
     monkeypatch.setattr(generation.PolicyModel, "_generate_batch", no_model)
-    monkeypatch.setattr("rmbench.scoring.implicit.load_causal_lm", no_model)
+    monkeypatch.setattr("rmbench.models.load_model", no_model)
     record, rows = evaluate(tiny_lm, prompts_file, out=out)
     assert record["timing"]["generation"]["from_cache"] == 5 and completions(rows) == completions(fresh)
 

@@ -109,24 +109,17 @@ class PolicyModel:
     def __init__(self, source: str, *, dtype: str = "auto", device: str = "auto", chat_template: str | None = None,
                  max_length: int | None = None, batch_tokens: int | None = None, batch_size: int = 64,
                  trust_remote_code: bool = False):
-        from transformers import AutoConfig, AutoTokenizer
-
         self.name = source
         self.resolved = models.resolve_checkpoint(source)
         self.trust_remote_code = trust_remote_code
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)
-        try:
-            self.config = AutoConfig.from_pretrained(self.resolved, trust_remote_code=trust_remote_code)
-            self.tokenizer = AutoTokenizer.from_pretrained(self.resolved, trust_remote_code=trust_remote_code)
-        except (OSError, ValueError, KeyError) as err:
-            raise ModelError(f"cannot load {source} as a policy: {str(err).splitlines()[0]}") from err
+        self.config = models.checkpoint_config(source, trust_remote_code)  # read once per process
+        self.tokenizer = models.load_tokenizer(source, trust_remote_code)  # the pad rule applied
         architectures = self.config.architectures or []
         if any(a.endswith("ForSequenceClassification") for a in architectures):
             raise ModelError(f"{source} is a sequence classifier (a reward model), not a policy: pass it as "
                              "--judge-rm, and a causal LM as --policy")
-        if self.tokenizer.pad_token_id is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
         self.template_mode = formatting.setup_template(self.tokenizer, chat_template, source)
         self.max_length = max_length or model_max_length(self.config, self.tokenizer)
         # Rows x (prompt + new tokens): bounds the KV cache. CPU decoding is memory-bound, so
@@ -167,9 +160,9 @@ class PolicyModel:
     @property
     def model(self):
         if self._model is None:
-            from rmbench.scoring.implicit import load_causal_lm
-
-            self._model, _, _ = load_causal_lm(self.name, self.dtype, self.device, self.trust_remote_code)
+            self._model = models.load_model(self.name, "causal_lm", dtype=self.dtype, device=self.device,
+                                            trust_remote_code=self.trust_remote_code, role="the policy",
+                                            tokenizer=False).model
             self._keeps_logits = "logits_to_keep" in inspect.signature(self._model.forward).parameters
         return self._model
 

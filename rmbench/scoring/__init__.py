@@ -1,10 +1,11 @@
 """Scorers behind one protocol (rmbench.scoring.base.Scorer), and how flags pick one.
 
 Selection order: `baseline:*`; a judge when `--judge` is given; the checkpoint's
-rmbench.json when a trainer wrote one (classifier for reward models, implicit reward for
-the DPO family and KTO); else the model config with the flags: a sequence classifier is
-scored directly, a causal LM needs `--ref` (implicit reward) or `--judge`, and saying
-neither is an error that names both.
+rmbench.json when a trainer wrote one (its `scorer` spec: classifier for reward models, implicit
+reward with the recorded reference, beta and length normalisation for the DPO family and KTO;
+files older than the spec by their method's name, models.scorer_spec); else the model config
+with the flags: a sequence classifier is scored directly, a causal LM needs `--ref` (implicit
+reward) or `--judge`, and saying neither is an error that names both.
 """
 
 from __future__ import annotations
@@ -17,10 +18,6 @@ from rmbench.scoring.judge import build_judge
 
 __all__ = ["Item", "ScoredBatch", "Scorer", "build_scorer", "gives_outcomes"]
 
-# Methods whose policy carries an implicit reward; the reference-free ones score log pi alone.
-IMPLICIT_METHODS = {"dpo", "ipo", "robust", "hinge", "rpo", "kto", "simpo", "cpo", "orpo"}
-REFERENCE_FREE_METHODS = {"simpo", "cpo", "orpo"}
-CLASSIFIER_METHODS = {"rm"}
 NO_REF = "none"
 
 
@@ -70,27 +67,27 @@ def build_scorer(reward: str | None = None, *, judge: str | None = None, ref: st
         return build_baseline(reward.split(":", 1)[1], seed=seed, baseline_train=baseline_train)
 
     meta = models.read_metadata(reward)
-    method = str(meta.get("method", "")).lower()
+    spec = models.scorer_spec(meta)  # how its trainer said to score it (older files: from the method's name)
     if model_options.get("chat_template") is None and meta.get("chat_template"):
         model_options["chat_template"] = meta["chat_template"]  # as it was trained (e.g. raw for encoders)
-    if ref is None and method in IMPLICIT_METHODS:
-        ref = NO_REF if method in REFERENCE_FREE_METHODS else meta.get("reference_model") or NO_REF
+    if ref is None and spec.get("kind") == "implicit":
+        ref = spec.get("reference") or NO_REF
     if ref is not None:
         from rmbench.scoring.implicit import ImplicitRewardScorer
 
-        if method not in IMPLICIT_METHODS:  # an implicit reward needs a causal LM's log-probs
+        if spec.get("kind") != "implicit":  # an implicit reward needs a causal LM's log-probs
             kind = models.checkpoint_kind(reward, model_options.get("trust_remote_code", False))
             if kind != "causal_lm":
                 raise ModelError(f"{reward} is not a causal LM ({kind}): --ref scores a policy's implicit (DPO) "
                                  "reward; drop --ref to score a reward model's head")
         if length_normalize is None:
-            length_normalize = bool(meta.get("length_normalize", method == "simpo"))
+            length_normalize = bool(spec.get("length_normalize"))
         if beta is None:  # 0 is a value (refused by the scorer), not "unset"
-            beta = meta.get("beta") or 1.0
+            beta = spec.get("beta") or 1.0
         return ImplicitRewardScorer(reward, None if ref == NO_REF else ref, beta=beta,
                                     length_normalize=length_normalize, seed=seed, **model_options)
 
-    kind = "classifier" if method in CLASSIFIER_METHODS else models.checkpoint_kind(
+    kind = "classifier" if spec.get("kind") == "classifier" else models.checkpoint_kind(
         reward, model_options.get("trust_remote_code", False))
     if kind == "causal_lm" and not allow_random_head:
         raise ModelError(f"{reward} is a causal LM, not a reward model: add --ref REFERENCE to score its "

@@ -15,14 +15,12 @@ from typing import Any
 
 import torch
 
+import rmbench.scoring.formatting as formatting
 from rmbench import models
 from rmbench.errors import ModelError
-from rmbench.scoring import formatting
 from rmbench.scoring.base import Item, ScoredBatch
 from rmbench.scoring.batching import plan_batches
 from rmbench.scoring.runtime import default_batch_tokens, dtype_name, model_max_length, pick_device, pick_dtype
-
-HEAD_NAMES = ("score", "classifier", "v_head")
 
 
 class ClassifierScorer:
@@ -32,26 +30,16 @@ class ClassifierScorer:
                  chat_template: str | None = None, max_length: int | None = None,
                  batch_tokens: int | None = None, allow_random_head: bool = False,
                  trust_remote_code: bool = False, seed: int = 0):
-        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
-
         self.name = source
         self.source = source
         self.seed = seed
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)
-        resolved = models.resolve_checkpoint(source)
-        try:
-            config = AutoConfig.from_pretrained(resolved, trust_remote_code=trust_remote_code)
-            is_classifier = any(a.endswith("ForSequenceClassification") for a in config.architectures or [])
-            extra = {} if is_classifier else {"num_labels": 1}
-            torch.manual_seed(seed)  # a newly initialised head must be the same on every run
-            model, info = AutoModelForSequenceClassification.from_pretrained(
-                resolved, dtype=self.dtype, output_loading_info=True, use_safetensors=True,
-                trust_remote_code=trust_remote_code, **extra)
-            tokenizer = AutoTokenizer.from_pretrained(resolved, trust_remote_code=trust_remote_code)
-        except (OSError, ValueError, KeyError) as err:
-            raise ModelError(f"cannot load {source} as a sequence classifier: {str(err).splitlines()[0]}") from err
-        missing_head = sorted(k for k in info["missing_keys"] if k.split(".")[0] in HEAD_NAMES)
+        # one loader (rmbench.models): config read once, pad rule, seeded new head, one error wording
+        loaded = models.load_model(source, "classifier", dtype=self.dtype, device=self.device,
+                                   trust_remote_code=trust_remote_code, seed=seed)
+        model, tokenizer, config, resolved = loaded.model, loaded.tokenizer, loaded.config, loaded.resolved
+        missing_head = loaded.missing_head
         self.random_head = bool(missing_head)
         if self.random_head and not allow_random_head:
             raise ModelError(f"{source} is not a reward model: it has no trained reward head ({missing_head[0]} "
@@ -59,10 +47,7 @@ class ClassifierScorer:
         if model.config.num_labels > 2:
             raise ModelError(f"{source} has {model.config.num_labels} output labels; rmbench reads a reward "
                              "from a 1-label (score) or 2-label (log-odds) head")
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        model.config.pad_token_id = tokenizer.pad_token_id
-        self.model = model.to(self.device).eval()
+        self.model = model
         self.tokenizer = tokenizer
         self.template_mode = formatting.setup_template(tokenizer, chat_template, source)
         self.max_length = max_length or model_max_length(config, tokenizer)

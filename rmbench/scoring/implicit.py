@@ -31,9 +31,9 @@ from typing import Any
 
 import torch
 
+import rmbench.scoring.formatting as formatting
 from rmbench import models
 from rmbench.errors import ModelError
-from rmbench.scoring import formatting
 from rmbench.scoring.base import Item, ScoredBatch
 from rmbench.scoring.batching import plan_batches
 from rmbench.scoring.runtime import default_batch_tokens, dtype_name, model_max_length, pick_device, pick_dtype
@@ -54,19 +54,6 @@ class Tokenized:
     truncated: bool
 
 
-def load_causal_lm(source: str, dtype: torch.dtype, device: torch.device, trust_remote_code: bool):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    resolved = models.resolve_checkpoint(source)
-    try:
-        model = AutoModelForCausalLM.from_pretrained(resolved, dtype=dtype, use_safetensors=True,
-                                                     trust_remote_code=trust_remote_code)
-        tokenizer = AutoTokenizer.from_pretrained(resolved, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, KeyError) as err:
-        raise ModelError(f"cannot load {source} as a causal LM: {str(err).splitlines()[0]}") from err
-    return model.to(device).eval(), tokenizer, resolved
-
-
 class ImplicitRewardScorer:
     kind = "implicit"
 
@@ -83,15 +70,16 @@ class ImplicitRewardScorer:
         self.share_prompt = share_prompt
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)
-        self.policy, self.tokenizer, resolved = load_causal_lm(policy, self.dtype, self.device, trust_remote_code)
-        fingerprints = [models.fingerprint(resolved)]
+        options = {"dtype": self.dtype, "device": self.device, "trust_remote_code": trust_remote_code}
+        loaded = models.load_model(policy, "causal_lm", **options)  # the pad rule applied
+        self.policy, self.tokenizer = loaded.model, loaded.tokenizer
+        fingerprints = [models.fingerprint(loaded.resolved)]
         self.ref = None
         if ref is not None:
-            self.ref, ref_tokenizer, ref_resolved = load_causal_lm(ref, self.dtype, self.device, trust_remote_code)
-            _check_same_vocabulary(self.tokenizer, ref_tokenizer, policy, ref)
-            fingerprints.append(models.fingerprint(ref_resolved))
-        if self.tokenizer.pad_token_id is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+            reference = models.load_model(ref, "causal_lm", role="the reference", **options)
+            self.ref = reference.model
+            _check_same_vocabulary(self.tokenizer, reference.tokenizer, policy, ref)
+            fingerprints.append(models.fingerprint(reference.resolved))
         self.template_mode = formatting.setup_template(self.tokenizer, chat_template, policy)
         self.max_length = max_length or model_max_length(self.policy.config, self.tokenizer)
         self.batch_tokens = batch_tokens or default_batch_tokens(self.device)

@@ -56,7 +56,6 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
 
 from rmbench import models, runs
 from rmbench.errors import RmbenchError
@@ -66,7 +65,7 @@ from rmbench.trainers.metadata import run_metadata
 from rmbench.trainers.methods import get_method
 from rmbench.trainers.ppo_config import PPOConfig, make_config
 from rmbench.trainers.ppo_models import SequenceReward, choose_value_source, load_policy, load_reward, load_value_model
-from rmbench.trainers.ppo_trainer import LOG_FILE, VALUE_FOLDER, PPOTrainer, resumable_checkpoint
+from rmbench.trainers.ppo_trainer import LOG_FILE, VALUE_FOLDER, PPOTrainer, make_accelerator, resumable_checkpoint
 from rmbench.trainers.recipes import check_method_settings, check_value_types, load_recipe
 
 __all__ = ["PPOConfig", "PPOTrainer", "train_ppo"]
@@ -106,7 +105,7 @@ def train_ppo(request, on_save: Sequence[Callable[[Path, int], None]] = ()) -> d
     train_examples, heldout = train_data.split_examples(examples, settings["heldout_fraction"], request.seed)
     prompts = [row["prompt"] for row in train_data.prompt_rows(train_examples)]
 
-    accelerator = Accelerator(mixed_precision="bf16" if config.bf16 else "no")
+    accelerator = make_accelerator(config.bf16)
     random.seed(request.seed)
     torch.manual_seed(request.seed)
     policy, tokenizer, _ = load_policy(str(resume_from) if resume_from else request.model)

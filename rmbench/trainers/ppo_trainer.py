@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
@@ -44,6 +45,16 @@ STATE_FILE = "ppo_state.pt"
 VALUE_FOLDER = "value_model"
 
 
+def make_accelerator(bf16: bool) -> Accelerator:
+    """accelerate keeps one state per process and refuses an Accelerator of another precision; a
+    trainer that ran earlier in this process (a pipeline's rm stage, a TRL config left at bf16) may
+    have set one, so PPO starts from its own (the process group, if any, is kept)."""
+    precision = "bf16" if bf16 else "no"
+    if AcceleratorState._shared_state and AcceleratorState().mixed_precision != precision:
+        AcceleratorState._reset_state(reset_partial_state=False)
+    return Accelerator(mixed_precision=precision)
+
+
 class PPOTrainer:
     """The PPO loop over prompts; usable from Python with models already in memory."""
 
@@ -55,7 +66,7 @@ class PPOTrainer:
         self.config, self.tokenizer, self.reward, self.prompts = config, tokenizer, reward, list(prompts)
         self.out, self.seed, self.meta = Path(out), seed, dict(meta or {})
         self.on_save, self.show_progress = list(on_save), show_progress
-        self.accelerator = accelerator or Accelerator(mixed_precision="bf16" if config.bf16 else "no")
+        self.accelerator = accelerator or make_accelerator(config.bf16)
         self.stop_ids = stop_token_ids(tokenizer, policy)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.stop_ids[0]
         for model in (policy, value_model, ref_policy):

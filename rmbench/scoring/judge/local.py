@@ -14,9 +14,9 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import rmbench.scoring.formatting as formatting
 from rmbench import models
 from rmbench.errors import ModelError
-from rmbench.scoring import formatting
 from rmbench.scoring.base import Item, ScoredBatch
 from rmbench.scoring.batching import plan_batches
 from rmbench.scoring.judge.templates import JudgeBase, JudgeTemplate, check_mode, require_mode
@@ -46,7 +46,6 @@ class LocalJudge(JudgeBase):
                  device: str = "auto", max_length: int | None = None, batch_tokens: int | None = None,
                  trust_remote_code: bool = False, seed: int = 0, chat_template: str | None = None):
         # torch and transformers load here, not at import: parsing and the HTTP judge need neither.
-        from rmbench.scoring.implicit import load_causal_lm
         from rmbench.scoring.runtime import default_batch_tokens, dtype_name, model_max_length, pick_device, pick_dtype
 
         check_mode(mode)
@@ -57,7 +56,9 @@ class LocalJudge(JudgeBase):
         self.template = JudgeTemplate.load(mode, template)
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)
-        self.model, self.tokenizer, resolved = load_causal_lm(source, self.dtype, self.device, trust_remote_code)
+        loaded = models.load_model(source, "causal_lm", dtype=self.dtype, device=self.device,
+                                   trust_remote_code=trust_remote_code, role="the judge")
+        self.model, self.tokenizer, resolved = loaded.model, loaded.tokenizer, loaded.resolved
         if chat_template is None and not getattr(self.tokenizer, "chat_template", None):
             chat_template = formatting.RAW  # a base model: plain text is all it knows
         self.template_mode = formatting.setup_template(self.tokenizer, chat_template, source)
