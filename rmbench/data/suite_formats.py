@@ -18,7 +18,7 @@ import re
 from pathlib import PurePath
 from typing import Any
 
-from rmbench.data import adapters
+import rmbench.data.adapters as adapters
 from rmbench.data.adapters import Adapter
 from rmbench.data.schema import PreferenceExample
 from rmbench.data.skips import SkipRecord

@@ -3,42 +3,18 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from rmbench import validate
 from rmbench.errors import RmbenchError
 from rmbench.evals.analysis import analyze, attach_lengths
 from rmbench.evals.coverage import coverage, label
 from rmbench.evals.harness import evaluate
+from rmbench.evals.request import EvalRequest
 from rmbench.evals.sources import load_examples
 from rmbench.evals.suites import Suite, load_suite
 from rmbench.results import build_record, claim_out, record_identity, write_results
 from rmbench.scoring import build_scorer, distributed
 from rmbench.scoring.engine import run_examples
-
-
-@dataclass
-class EvalRequest:
-    reward: str | None = None
-    judge: str | None = None
-    suite: str | None = None
-    data: list[str] = field(default_factory=list)
-    data_root: str | None = None
-    subsets: list[str] | None = None
-    format: str | None = None
-    split: str | None = None
-    limit: int | None = None
-    out: Path | None = None
-    seed: int = 0
-    baseline_train: str | None = None
-    scorer_options: dict = field(default_factory=dict)  # ref, beta, judge_url, judge_mode, ...
-    model_options: dict = field(default_factory=dict)  # dtype, device, chat_template, max_length, ...
-    show_progress: bool = True
-    strict: bool = False  # a record the loader would skip is an error instead
-    overwrite: bool = False  # replace another model's or suite's record in `out`
-    scorer: object | None = None  # a scorer already built (the battery shares one model across suites)
-    cache_dir: Path | None = None  # score cache folder; default OUT/.cache (the battery shares one)
 
 
 def run_eval(request: EvalRequest) -> tuple[dict, list[dict]]:

@@ -15,7 +15,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING
 
 from rmbench.data import SkipLog, load_preferences
 from rmbench.data.adapters import source_stem
@@ -23,10 +22,8 @@ from rmbench.data.loading import UniqueIds, data_files
 from rmbench.data.schema import PreferenceExample
 from rmbench.errors import DataError, RmbenchError
 from rmbench.evals.coverage import suite_subsets
+from rmbench.evals.request import EvalRequest
 from rmbench.evals.suites import Source, Suite, resolve_source, select_sources
-
-if TYPE_CHECKING:
-    from rmbench.evals.run import EvalRequest
 
 
 @dataclass

@@ -11,9 +11,9 @@ from __future__ import annotations
 import html
 import math
 
+import rmbench.report.svg as svg
 from rmbench import __version__
 from rmbench.evals.metrics import RM_BENCH_STYLES
-from rmbench.report import svg
 from rmbench.report.load import RecordReport
 
 TEXT_CHARS = 1200  # per prompt or answer shown; longer texts say how much was left out

@@ -28,8 +28,8 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import rmbench.scoring.formatting as formatting
 from rmbench.errors import ModelError, RmbenchError
-from rmbench.scoring import formatting
 from rmbench.scoring.base import Item, ScoredBatch
 from rmbench.scoring.batching import plan_batches
 from rmbench.scoring.remote.transport import Server, split_urls, spread
