@@ -272,3 +272,18 @@ def test_a_worker_request_carries_every_setting_and_runs_in_its_own_process(tmp_
     local = worker.run_request(EvalRequest(**{**vars(request), "out": tmp_path / "local", "scorer_options": {}}))
     remote = worker.run_in_subprocess(EvalRequest(**{**vars(request), "scorer_options": {}}))
     assert remote["score"] == local["score"] and remote["config"]["seed"] == 7
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", "\udcff"])
+def test_a_damaged_run_file_is_one_line_when_the_run_is_ranked(content, tmp_path):
+    """`rmbench leaderboard RUN` reads RUN/rmbench-run.json through rmbench.runs: a file that is not
+    a JSON object is one clear line, never a traceback."""
+    heldout = write_jsonl(tmp_path / "heldout.jsonl", separable_pairs(4))
+    run = tmp_path / "run"
+    scored = runner.invoke(app, ["eval", "--reward", "baseline:length", "--data", str(heldout), "--out",
+                                 str(run / "evals" / "baseline-length" / "heldout"), "--no-progress"])
+    assert scored.exit_code == 0, scored.output
+    (run / "rmbench-run.json").write_bytes(content.encode("utf-8", "surrogateescape"))
+    result = runner.invoke(app, ["leaderboard", str(run)])
+    assert result.exit_code == 2 and "rmbench-run.json" in result.output and "damaged" in result.output
+    assert "Traceback" not in result.output

@@ -18,7 +18,7 @@ from rmbench.errors import DataError, RmbenchError
 from rmbench.leaderboard.rows import SCORES_FILE, read_rows
 from rmbench.models import METADATA_FILE
 from rmbench.results import SCHEMA_VERSION
-from rmbench.runs import RUN_FILE, checkpoint_step
+from rmbench.runs import RUN_FILE, checkpoint_step, read_run
 from rmbench.terminal import errors as console  # notes go to stderr: stdout may be a json or csv board
 
 RESULTS_FILE = "results.json"
@@ -208,10 +208,7 @@ def _label_from_run(entry: Entry) -> None:
     if checkpoint_dir.parent.name != "evals" or not (run_dir / RUN_FILE).is_file():
         return
     run_name = run_dir.resolve().name
-    try:
-        run_meta = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise DataError(f"{run_dir / RUN_FILE}: cannot read it ({err}); the run folder is damaged") from err
+    run_meta = read_run(run_dir)  # a damaged run file (bad JSON, not an object) is one clear line
     name = checkpoint_dir.name
     entry.run, entry.method = run_name, run_meta.get("method")
     if name == "start":
