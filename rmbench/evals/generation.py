@@ -101,6 +101,41 @@ def _progress(show: bool) -> Progress:
                     MofNCompleteColumn(), TimeRemainingColumn(), disable=not show, transient=True)
 
 
+def open_generations(prompts: Sequence[list[Message]], fingerprint: str, settings: SamplingSettings,
+                     cache_dir: Path | None):
+    """Keys per prompt, the unique prompts, completions already cached (keyed by the policy's
+    fingerprint and the sampling settings) and the cache to append to: local and served
+    policies share one cache layout, so a resumed run finds what either wrote."""
+    keys = [prompt_key(p) for p in prompts]
+    unique = dict(zip(keys, prompts))
+    cache_name = hashlib.sha256(f"{fingerprint}:{json.dumps(asdict(settings))}".encode()).hexdigest()[:16]
+    entries, cache = distributed.sharded_cache(
+        cache_dir / f"generations-{cache_name}.jsonl" if cache_dir else None, JsonlCache)
+    known: dict[str, Generation] = {}
+    for key, row in entries.items():
+        try:
+            known[key] = Generation(**row)
+        except TypeError:  # a row from another version: sampled again
+            continue
+    return keys, unique, known, cache
+
+
+def finish_generations(keys: list[str], unique: dict, known: dict[str, Generation], todo: list[str],
+                       everything: list[str], new_tokens: int, started: float) -> tuple[list[Generation], dict]:
+    """Every process gets every completion (under a data-parallel launch), in prompt order, with
+    the stats the record reports."""
+    if todo is not everything:
+        known.update(distributed.gather([(k, known[k]) for k in todo]))
+        new_tokens = sum(distributed.gather([new_tokens]))
+        todo = everything
+    seconds = time.perf_counter() - started
+    stats = {"prompts": len(keys), "unique_prompts": len(unique), "from_cache": len(unique) - len(todo),
+             "generated": len(todo), "seconds": round(seconds, 3), "new_tokens": new_tokens,
+             "processes": distributed.world()[1],
+             "tokens_per_second": round(new_tokens / seconds, 1) if new_tokens and seconds > 0 else None}
+    return [known[k] for k in keys], stats
+
+
 class PolicyModel:
     """A causal LM used as a policy. Config and tokenizer load at once (cheap: they decide the
     fingerprint); the weights load only when something is not in the cache yet, so resuming
@@ -216,17 +251,7 @@ class PolicyModel:
     def generate(self, prompts: Sequence[list[Message]], settings: SamplingSettings, cache_dir: Path | None = None,
                  show_progress: bool = True, label: str | None = None) -> tuple[list[Generation], dict]:
         """One completion per prompt (identical prompts share it), cached per finished batch."""
-        keys = [prompt_key(p) for p in prompts]
-        unique = dict(zip(keys, prompts))
-        cache_name = hashlib.sha256(f"{self._fingerprint}:{json.dumps(asdict(settings))}".encode()).hexdigest()[:16]
-        entries, cache = distributed.sharded_cache(
-            cache_dir / f"generations-{cache_name}.jsonl" if cache_dir else None, JsonlCache)
-        known: dict[str, Generation] = {}
-        for key, row in entries.items():
-            try:
-                known[key] = Generation(**row)
-            except TypeError:
-                continue
+        keys, unique, known, cache = open_generations(prompts, self._fingerprint, settings, cache_dir)
         everything = [k for k in unique if k not in known]
         tokenized = {k: self.prompt_ids(unique[k], settings.max_new_tokens) for k in everything}
         length = {k: len(tokenized[k][0]) + settings.max_new_tokens for k in everything}
@@ -257,16 +282,7 @@ class PolicyModel:
                     if cache:
                         cache.append(done)
                     progress.advance(task, len(batch))
-        if todo is not everything:  # several processes: every one gets every completion
-            known.update(distributed.gather([(k, known[k]) for k in todo]))
-            new_tokens = sum(distributed.gather([new_tokens]))
-            todo = everything
-        seconds = time.perf_counter() - started
-        stats = {"prompts": len(prompts), "unique_prompts": len(unique), "from_cache": len(unique) - len(todo),
-                 "generated": len(todo), "seconds": round(seconds, 3), "new_tokens": new_tokens,
-                 "processes": distributed.world()[1],
-                 "tokens_per_second": round(new_tokens / seconds, 1) if new_tokens and seconds > 0 else None}
-        return [known[k] for k in keys], stats
+        return finish_generations(keys, unique, known, todo, everything, new_tokens, started)
 
     @torch.inference_mode()
     def _generate_batch(self, rows: list[list[int]], uniforms: np.ndarray | None,

@@ -26,7 +26,6 @@ Endpoints: /v1/chat/completions (the server applies the model's chat template), 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -37,9 +36,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rmbench.data.schema import Message
 from rmbench.errors import RmbenchError
-from rmbench.evals.generation import Generation, PolicyModel, SamplingSettings, prompt_key
+from rmbench.evals.generation import Generation, PolicyModel, SamplingSettings, finish_generations, open_generations
 from rmbench.scoring import distributed, formatting
-from rmbench.scoring.engine import JsonlCache
 from rmbench.scoring.remote.transport import Server, split_urls, spread
 
 OPENAI_PREFIX = "openai:"
@@ -123,17 +121,7 @@ class RemotePolicy:
     def generate(self, prompts: Sequence[list[Message]], settings: SamplingSettings, cache_dir: Path | None = None,
                  show_progress: bool = True, label: str | None = None) -> tuple[list[Generation], dict]:
         """One completion per prompt (identical prompts share it), cached as each answer lands."""
-        keys = [prompt_key(p) for p in prompts]
-        unique = dict(zip(keys, prompts))
-        cache_name = hashlib.sha256(f"{self._fingerprint}:{json.dumps(asdict(settings))}".encode()).hexdigest()[:16]
-        entries, cache = distributed.sharded_cache(
-            cache_dir / f"generations-{cache_name}.jsonl" if cache_dir else None, JsonlCache)
-        known: dict[str, Generation] = {}
-        for key, row in entries.items():
-            try:
-                known[key] = Generation(**row)
-            except TypeError:
-                continue
+        keys, unique, known, cache = open_generations(prompts, self._fingerprint, settings, cache_dir)
         everything = [k for k in unique if k not in known]
         # under a data-parallel launch each process asks for its own share of the prompts
         todo = distributed.my_part(everything, [[i] for i in range(len(everything))], [1] * len(everything))
@@ -150,16 +138,7 @@ class RemotePolicy:
                 if cache:
                     cache.append([(key, asdict(generation))])
                 progress.advance(task)
-        if todo is not everything:
-            known.update(distributed.gather([(k, known[k]) for k in todo]))
-            new_tokens = sum(distributed.gather([new_tokens]))
-            todo = everything
-        seconds = time.perf_counter() - started
-        stats = {"prompts": len(prompts), "unique_prompts": len(unique), "from_cache": len(unique) - len(todo),
-                 "generated": len(todo), "seconds": round(seconds, 3), "new_tokens": new_tokens,
-                 "processes": distributed.world()[1],
-                 "tokens_per_second": round(new_tokens / seconds, 1) if new_tokens and seconds > 0 else None}
-        return [known[k] for k in keys], stats
+        return finish_generations(keys, unique, known, todo, everything, new_tokens, started)
 
     def payload(self, prompt: list[Message], settings: SamplingSettings, key: str) -> dict:
         body: dict[str, Any] = {"model": self.model, "max_tokens": settings.max_new_tokens,

@@ -192,7 +192,7 @@ def _rank(results: list[dict]) -> list[Ranked]:
     then checkpoint-4 before checkpoint-12."""
     def order(r: dict) -> tuple:
         return (-r["score"].value if not math.isnan(r["score"].value) else 0, r["entry"].is_baseline,
-                _natural(r["entry"].label))
+                natural_key(r["entry"].label))
 
     scored = sorted((r for r in results if not math.isnan(r["score"].value)), key=order)
     unscored = sorted((r for r in results if math.isnan(r["score"].value)), key=order)
@@ -218,8 +218,10 @@ def _rank(results: list[dict]) -> list[Ranked]:
     return ranked
 
 
-def _natural(label: str) -> tuple:
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", label))
+def natural_key(label: str) -> tuple:
+    """Sort key that puts step-9 before step-10: digit runs compare as numbers. re.split with a
+    group alternates text and digit runs, so each position holds one type and tuples compare."""
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", label)))
 
 
 # --------------------------------------------------------------------------------------

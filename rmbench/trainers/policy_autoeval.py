@@ -23,7 +23,6 @@ import contextlib
 import json
 import math
 import random
-import re
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +37,7 @@ from rmbench.errors import RmbenchError
 from rmbench.evals.policy import PolicyEvalRequest
 from rmbench.leaderboard import build_boards
 from rmbench.leaderboard.render import to_dict
+from rmbench.leaderboard.stats import natural_key
 from rmbench.terminal import console
 from rmbench.trainers.methods import get_method
 
@@ -167,10 +167,10 @@ class PolicyAutoEval:
         entries = [_entry(path, json.loads(path.read_text()), ranks.get(path.resolve()), self.run) for path in paths]
         if ranks:
             entries.sort(key=lambda e: (e["rank"] is None, e["rank"] or 0, -(e["score"] or 0), e["kind"] == "baseline",
-                                        _natural(e["name"])))
+                                        natural_key(e["name"])))
         else:
             entries.sort(key=lambda e: (e["kind"] != "baseline", e["step"] or 0, e["name"] == "final",
-                                        _natural(e["name"])))
+                                        natural_key(e["name"])))
         judge = self.judge
         generation = start["config"]["generation"]
         board = {"run": str(self.run), "method": self.meta["method"], "eval": TARGET, "prompts": str(self.prompts),
@@ -244,10 +244,6 @@ def _entry(path: Path, record: dict, ranked: dict | None, run: Path) -> dict:
 
 def _mean(figure: dict | None) -> float | None:
     return figure["mean"] if figure else None
-
-
-def _natural(label: str) -> tuple:
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", label))
 
 
 # -- display ---------------------------------------------------------------------------------
