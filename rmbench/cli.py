@@ -143,6 +143,9 @@ def eval_command(
                             **({"concurrency": concurrency} if concurrency is not None else {})},
             policy_urls=policy_url or [],
             judge_options={"dtype": dtype, "device": device, "trust_remote_code": trust_remote_code,
+                           # the judge loads here too (unless served): the same batch and length limits
+                           **({} if (judge or "").startswith("openai:") else
+                              {"max_length": max_length, "batch_tokens": batch_tokens}),
                            "baseline_train": baseline_train, "allow_random_head": allow_random_head,
                            "judge_url": judge_url, "judge_mode": judge_mode, "judge_template": judge_template,
                            **{k: v for k, v in server_options.items() if k != "concurrency"}},

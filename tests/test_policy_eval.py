@@ -401,3 +401,15 @@ def test_prompt_records_that_cannot_be_read_are_skipped_counted_and_strict_refus
     assert limited["partial"] is True and "partial" in limited["label"]
     with pytest.raises(DataError, match="diverging-prefix|differ before"):
         evaluate(tiny_lm, data, format="hh-rlhf", strict=True)
+
+
+def test_cli_batch_and_length_limits_reach_the_judge_under_policy(tiny_lm, tiny_rm, prompts_file, tmp_path):
+    out = tmp_path / "run"
+    result = run("--policy", str(tiny_lm), "--data", str(prompts_file), "--judge-rm", str(tiny_rm),
+                 "--max-new-tokens", "4", "--limit", "2", "--out", str(out), "--dtype", "fp32",
+                 "--batch-tokens", "300", "--max-length", "48")
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "results.json").read_text())
+    judge = record["model"]["judge"]
+    assert judge["batch_tokens"] == 300 and judge["max_length"] == 48
+    assert record["config"]["generation"]["batch_tokens"] == 300

@@ -40,7 +40,7 @@ from rmbench.errors import ModelError, RmbenchError
 from rmbench.scoring import distributed, formatting
 from rmbench.scoring.batching import plan_batches
 from rmbench.scoring.engine import JsonlCache
-from rmbench.scoring.runtime import dtype_name, model_max_length, pick_device, pick_dtype
+from rmbench.scoring.runtime import default_batch_tokens, dtype_name, model_max_length, pick_device, pick_dtype
 
 LOGITS_BUDGET = 1 << 28  # logit values held at once when scoring completions (1 GiB in fp32)
 _SENTINEL = "\u2063RMBENCH-ANSWER\u2063"  # marks where the assistant's text would start
@@ -159,7 +159,7 @@ class PolicyModel:
         self.max_length = max_length or model_max_length(self.config, self.tokenizer)
         # Rows x (prompt + new tokens): bounds the KV cache. CPU decoding is memory-bound, so
         # wide batches pay there too, unlike the scoring engine's forward-only batches.
-        self.batch_tokens = batch_tokens or (65536 if self.device.type == "cuda" else 8192)
+        self.batch_tokens = batch_tokens or default_batch_tokens(self.device, "generate")
         self.batch_size = batch_size
         self.stop_ids = self._stop_ids()
         self._model = None

@@ -43,11 +43,19 @@ def pick_dtype(name: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
 
 
-def default_batch_tokens(device: torch.device) -> int:
-    """Padded tokens per batch. On CPU, speed per token is flat from 1k to 4k tokens a batch
-    while padding waste grows with batch size (measured: 2048 halves it against 4096), so
-    CPU batches stay small; GPUs need large batches to fill their cores."""
-    return 32768 if device.type == "cuda" else 2048
+# Padded tokens per batch when --batch-tokens is not given, by job and device: the one place
+# these defaults live (scorers, judges and policy generation all read them here).
+DEFAULT_BATCH_TOKENS = {("score", "cuda"): 32768, ("score", "cpu"): 2048,
+                        ("generate", "cuda"): 65536, ("generate", "cpu"): 8192}
+
+
+def default_batch_tokens(device: torch.device, job: str = "score") -> int:
+    """Padded tokens per batch. Scoring is one forward pass: on CPU, speed per token is flat
+    from 1k to 4k tokens a batch while padding waste grows with batch size (measured: 2048
+    halves it against 4096), so CPU batches stay small; GPUs need large batches to fill their
+    cores. Generation counts prompt plus new tokens per row and runs one step per new token,
+    each step bound by reading the weights, so more rows per step pay off: its budget is larger."""
+    return DEFAULT_BATCH_TOKENS[(job, "cuda" if device.type == "cuda" else "cpu")]
 
 
 def dtype_name(dtype: torch.dtype) -> str:
