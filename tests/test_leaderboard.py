@@ -519,3 +519,23 @@ def test_out_never_overwrites_an_input(three_models, target):
     assert_user_error(invoke(three_models, "--out", three_models, "--resamples", "100"), "is a folder")
     fine = invoke(three_models, "--out", three_models / "strong" / "board.md", "--resamples", "100")
     assert fine.exit_code == 0, fine.output
+
+
+def test_a_partial_run_gets_its_own_board_titled_with_what_it_covered(tmp_path):
+    """A run over part of the data never ranks beside, or reads as, the whole set."""
+    from rmbench.evals.run import EvalRequest, run_eval
+
+    data = tmp_path / "data" / "pairs.jsonl"
+    data.parent.mkdir()
+    data.write_text("".join(json.dumps({"prompt": f"q{i}", "chosen": "a" * (i + 2), "rejected": "b"}) + "\n"
+                            for i in range(8)))
+    for name, limit in (("whole", None), ("part", 3)):
+        run_eval(EvalRequest(reward="baseline:length", data=[str(data)], limit=limit, out=tmp_path / "runs" / name,
+                             show_progress=False))
+    assert json.loads((tmp_path / "runs" / "part" / "results.json").read_text())["partial"] is True
+    boards = build_boards([tmp_path / "runs"], split_versions=True)
+    assert len(boards) == 2
+    (partial,) = [b for b in boards if b.group.partial_label]
+    assert "partial" in partial.group.title and "--limit 3" in partial.group.title
+    assert [e.label for e in partial.group.entries] == ["baseline:length"]
+    assert sorted(board["partial"] for board in json.loads(to_json(boards))["boards"]) == [False, True]

@@ -37,7 +37,7 @@ def embed_json(data) -> str:
 
 
 def to_html(boards: list[Board], detail: bool = False) -> str:
-    suites = ", ".join(dict.fromkeys(b.group.suite for b in boards))
+    suites = ", ".join(dict.fromkeys(b.group.name for b in boards))
     first = boards[0]
     sections = "\n".join(_board(n, board, detail) for n, board in enumerate(boards))
     return f"""<!DOCTYPE html>

@@ -56,14 +56,21 @@ class Group:
     data: tuple[str, ...]  # content hashes of the sources
     sources: tuple[str, ...]
     entries: list[Entry] = field(default_factory=list)
+    partial_label: str | None = None  # e.g. "rm-bench (partial: chat, code)": never ranked as the whole suite
+
+    @property
+    def name(self) -> str:
+        """The suite name this board may wear: a partial run's label, never the bare suite name."""
+        return self.partial_label or self.suite
 
     @property
     def title(self) -> str:
         if self.suite in AD_HOC_SUITES:
             names = ", ".join(Path(s).name or s for s in self.sources)
             prefix = "policies on " if self.suite == "policy" else ""
-            return f"{prefix}{names} (data {'+'.join(self.data)})"
-        return f"{self.suite} v{self.version} (data {'+'.join(self.data)})"
+            part = self.partial_label.removeprefix(self.suite).strip() + " " if self.partial_label else ""
+            return f"{prefix}{names} {part}(data {'+'.join(self.data)})"
+        return f"{self.name} v{self.version} (data {'+'.join(self.data)})"
 
 
 def find_records(paths: list[str | Path]) -> list[Path]:
@@ -220,7 +227,9 @@ def _label_from_run(entry: Entry) -> None:
 
 
 def group_entries(entries: list[Entry], suite: str | None = None, split_versions: bool = False) -> list[Group]:
-    """One group per (suite, version, data hashes): records of different data are never mixed.
+    """One group per (suite, version, data hashes, coverage): records of different data are never
+    mixed, and a run over part of a suite (its record says "partial") gets a board of its own,
+    titled with what it covered, never one that reads as the whole benchmark.
 
     Several data versions of one named suite is usually a mistake (an old record beside a
     new one, or a --limit run), so it is an error unless asked for; ad-hoc data ("custom"
@@ -236,11 +245,13 @@ def group_entries(entries: list[Entry], suite: str | None = None, split_versions
     for entry in entries:
         info = entry.record["suite"]
         data = tuple(sorted(str(s["sha256"]) for s in entry.record["data"]))
-        key = (info["name"], str(info["version"]), data)
+        partial = _partial_label(entry.record)
+        key = (info["name"], str(info["version"]), data, partial)
         group = groups.get(key)
         if group is None:
             sources = tuple(str(s.get("source", "?")) for s in entry.record["data"])
-            group = groups[key] = Group(info["name"], str(info["version"]), info["score_rule"], data, sources)
+            group = groups[key] = Group(info["name"], str(info["version"]), info["score_rule"], data, sources,
+                                        partial_label=partial)
         if info["score_rule"] != group.score_rule:
             raise RmbenchError(f"{entry.path}: suite {info['name']} scored by rule {info['score_rule']!r}, but "
                                f"{group.entries[0].path} by {group.score_rule!r}; rerun the older evaluation")
@@ -250,14 +261,23 @@ def group_entries(entries: list[Entry], suite: str | None = None, split_versions
     for group in groups.values():
         _check_same_examples(group)
         _unique_labels(group)
-    return sorted(groups.values(), key=lambda g: (g.suite, g.version, g.data))
+    return sorted(groups.values(), key=lambda g: (g.suite, g.version, g.data, g.partial_label or ""))
+
+
+def _partial_label(record: dict) -> str | None:
+    """The label of a record that covers part of its suite, else None. Records written before
+    rmbench kept "partial" say it through their --limit."""
+    if "partial" in record:
+        return (record.get("label") or f"{record['suite']['name']} (partial)") if record["partial"] else None
+    limit = (record.get("config") or {}).get("limit")
+    return f"{record['suite']['name']} (partial: --limit {limit})" if limit else None
 
 
 def _refuse_mixed_versions(groups: list[Group]) -> None:
     by_suite: dict[str, list[Group]] = {}
     for group in groups:
         if group.suite not in AD_HOC_SUITES:
-            by_suite.setdefault(group.suite, []).append(group)
+            by_suite.setdefault(group.name, []).append(group)
     for name, versions in by_suite.items():
         if len(versions) > 1:
             described = "; ".join(f"v{g.version} data {'+'.join(g.data)} in {g.entries[0].path}"

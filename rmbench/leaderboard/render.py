@@ -80,7 +80,8 @@ def board_dict(board: Board) -> dict:
         if r.gap_below is not None:
             item["difference_to_next"] = r.gap_below.as_dict() | {"significant": r.significant_below}
         entries.append(item)
-    return {"title": group.title, "suite": group.suite, "version": group.version, "score_rule": group.score_rule,
+    return {"title": group.title, "suite": group.suite, "partial": group.partial_label is not None,
+            "label": group.name, "version": group.version, "score_rule": group.score_rule,
             "data": list(group.data), "sources": list(group.sources), "rule": board.rule,
             "sections": board.sections, "styles": board.extras, "subsets": board.subsets, "entries": entries}
 
@@ -150,7 +151,7 @@ def to_csv(boards: list[Board], detail: bool = False) -> str:
         getters = {k: get for k, _, get in figure_columns(board, detail)}
         for r in board.ranked:
             e = r.entry
-            row = [board.group.suite, board.group.version, "+".join(board.group.data), r.rank, e.label,
+            row = [board.group.name, board.group.version, "+".join(board.group.data), r.rank, e.label,
                    e.kind, e.run, e.step, str(e.path)]
             for key in keys:
                 est = getters[key](r) if key in getters else MISSING
