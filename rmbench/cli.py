@@ -7,7 +7,6 @@ else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import functools
-import math
 import os
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from rich.text import Text
 
 from rmbench import __version__
 from rmbench.errors import RmbenchError
-from rmbench.evals.coverage import notes as coverage_notes
+from rmbench.evals.display import percent, render_record
 from rmbench.scoring.distributed import is_main
 from rmbench.terminal import console, errors
 
@@ -119,7 +118,8 @@ def eval_command(
     server_options = {k: v for k, v in {"engine": engine, "tokenizer": tokenizer, "concurrency": concurrency}.items()
                       if v is not None}
     if policy is not None:
-        from rmbench.evals.policy import PolicyEvalRequest, policy_table, run_policy_eval
+        from rmbench.evals.display import policy_table
+        from rmbench.evals.policy import PolicyEvalRequest, run_policy_eval
 
         not_for_policy = {"--reward": reward, "--suite": suite, "--data-root": data_root, "--subsets": subsets,
                           "--beta": beta, "--length-normalize": length_normalize}
@@ -288,7 +288,7 @@ def import_command(
     if (out / "results.json").exists() and not overwrite:
         raise RmbenchError(f"{out} already holds a record (results.json); pass --overwrite or another --out")
     record = import_outputs(format, str(file), suite, out, data_root=data_root, model=model)
-    console.print(f"{escape(record['model']['name'])}: {record['label']} score {_fmt(record['score'])} "
+    console.print(f"{escape(record['model']['name'])}: {record['label']} score {percent(record['score'])} "
                   f"(n={sum(s['n'] for s in record['subsets'].values())}); wrote {escape(str(out / 'results.json'))} "
                   "and scores.jsonl", highlight=False)
 
@@ -413,53 +413,6 @@ def data_generate_command(
     counts = ", ".join(f"{name} {k}" for name, k in Counter(e.subset for e in examples).items())
     console.print(f"wrote {len(examples)} {split} pairs ({suite} v{VERSION}, seed {seed}) to {escape(str(out))}: "
                   f"{counts}", highlight=False)
-
-
-def _fmt(value) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
-
-
-def render_record(record: dict) -> None:
-    model = record["model"]
-    has_styles = any(s["metric"] == "rm_bench" for s in record["subsets"].values())
-    title = Text(f"{model['name']} on {record.get('label') or record['suite']['name']}")  # names are not markup
-    table = Table(title=title, title_justify="left")
-    for column in ("subset", "n", "metric", "accuracy", "95% CI", "ties", "truncated"):
-        table.add_column(column, justify="left" if column in ("subset", "metric") else "right")
-    if has_styles:
-        for column in ("hard", "normal", "easy"):
-            table.add_column(column, justify="right")
-    for name, s in sorted(record["subsets"].items()):
-        low, high = s.get("ci95") or (None, None)
-        row = [escape(name), str(s["n"]), s["metric"], _fmt(s["accuracy"]),
-               f"{_fmt(low)}-{_fmt(high)}" if low is not None else "-", str(s["ties"]), str(s["truncated"])]
-        if has_styles:
-            row += [_fmt(s.get(k)) for k in ("hard", "normal", "easy")]
-        table.add_row(*row)
-    console.print(table)
-    if record["sections"]:
-        sections = Table("section", "score", title="sections", title_justify="left")
-        for name, value in record["sections"].items():
-            sections.add_row(escape(name), _fmt(value))
-        console.print(sections)
-    styles = record.get("styles")
-    style_text = "  ".join(f"{k} {_fmt(v)}" for k, v in styles.items()) if styles else ""
-    timing = record["timing"]
-    rule = record["score_rule"]
-    if record.get("partial"):  # a partial run's score never reads as the suite's
-        rule = f"on {escape(record['label'])}, {rule} rule"
-    console.print(f"[bold]score {_fmt(record['score'])}[/] ({rule})  {style_text}")
-    for line in coverage_notes(record):
-        console.print(Text.assemble(("note: ", "yellow"), line), highlight=False, soft_wrap=True)
-    if model.get("random_head"):
-        console.print("[yellow]note:[/] the reward head is untrained (random): these scores measure nothing yet")
-    if "judge_requests" in timing:
-        work = (f"{timing['judge_requests']} judge requests ({timing['from_cache']} from cache), order consistency "
-                f"{_fmt(timing['order_consistency'])}%, unparsed {timing['unparsed_verdicts']}")
-    else:
-        work = f"{timing['unique_completions']} unique completions ({timing['from_cache']} from cache)"
-    console.print(f"{timing['examples']} examples, {work}, ties {record['ties']}, truncated {record['truncated']}, "
-                  f"{timing['wall_seconds']:.1f} s")
 
 
 def _quiet_libraries(show_progress: bool) -> None:

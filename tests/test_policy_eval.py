@@ -15,7 +15,8 @@ from rmbench.cli import app
 from rmbench.errors import DataError
 from rmbench.evals import generation
 from rmbench.evals.generation import PolicyModel, SamplingSettings
-from rmbench.evals.policy import PolicyEvalRequest, load_prompts, rouge_scores, run_policy_eval, win_outcome
+from rmbench.evals.policy import PolicyEvalRequest, rouge_scores, run_policy_eval, win_outcome
+from rmbench.evals.prompts import load_prompts
 from rmbench.evals.run import EvalRequest, run_eval
 from tests import tiny
 from tests.conftest import PAIRS, write_jsonl

@@ -13,7 +13,8 @@ models alike: a policy's `accuracy` is its win-rate against the baseline, and `c
 is each prompt's outcome (1 win, 0.5 tie, 0 loss).
 
 Trainers call `run_policy_eval(PolicyEvalRequest(policy=checkpoint, ...))` from their
-checkpoint callback; the CLI is `rmbench eval --policy CKPT --data PROMPTS ...`.
+checkpoint callback; the CLI is `rmbench eval --policy CKPT --data PROMPTS ...`. Prompt sets
+load in evals.prompts; the printed summary is evals.display.policy_table.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -31,38 +31,21 @@ from typing import Any
 
 import numpy as np
 
-from rmbench.data.adapters import FORMATS, Adapter, get_adapter, match_format
-from rmbench.data.loading import record_sources
-from rmbench.data.schema import Message, PreferenceExample, SFTExample, UnpairedExample
-from rmbench.data.skips import SkipLog, SkipRecord
-from rmbench.errors import DataError, RmbenchError
+from rmbench.data.schema import PreferenceExample
+from rmbench.data.skips import SkipLog
+from rmbench.errors import RmbenchError
 from rmbench.evals.generation import Generation, SamplingSettings, kl_estimates
 from rmbench.evals.metrics import bootstrap_ci, win_outcome
+from rmbench.evals.prompts import PolicyPrompt, load_prompts, unique_ids
 from rmbench.evals.remote_generation import OPENAI_PREFIX, load_policy
 from rmbench.results import build_record, claim_out, record_identity, write_results
 from rmbench.scoring import distributed
 
-PROMPTS_FORMAT = "prompts"
 SUITE_NAME = "policy"
 SUITE_VERSION = "1"
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 HISTOGRAM_BINS = 10
-
-
-@dataclass(frozen=True)
-class PolicyPrompt:
-    id: str
-    subset: str
-    prompt: list[Message]
-    references: list[str] = field(default_factory=list)  # answers to compare with (ROUGE); may be empty
-
-    def validate(self, where: str) -> PolicyPrompt:
-        if not self.prompt:
-            raise DataError(f"{where}: empty prompt")
-        if self.prompt[-1]["role"] == "assistant":
-            raise DataError(f"{where}: the prompt ends with an assistant turn; a policy needs a turn to answer")
-        return self
 
 
 @dataclass
@@ -94,94 +77,6 @@ class PolicyEvalRequest:
     show_progress: bool = True
     overwrite: bool = False  # replace another policy's or data's record in `out`
     strict: bool = False  # a prompt record that cannot be read is an error instead of a counted skip
-
-
-# -- prompts ------------------------------------------------------------------------------
-
-
-class _PromptOnlyAdapter(Adapter):
-    """{"prompt": text or messages, optional "reference"}: prompt sets with nothing to compare."""
-
-    name = PROMPTS_FORMAT
-    kind = "prompts"
-
-    def detect(self, record: dict) -> bool:
-        return isinstance(record.get("prompt"), (str, list))
-
-    def build(self, rec) -> PolicyPrompt:
-        reference = rec.data.get("reference")
-        references = [reference] if isinstance(reference, str) and reference.strip() else []
-        return PolicyPrompt(rec.id, rec.subset, rec.prompt("prompt"), references)
-
-
-_PROMPT_ONLY = _PromptOnlyAdapter()
-
-
-def load_prompts(source: str, format: str | None = None, split: str | None = None,
-                 limit: int | None = None, skips: SkipLog | None = None) -> list[PolicyPrompt]:
-    """Prompts from any data rmbench reads: preference data (references = the chosen answers),
-    SFT data (the reference output), KTO data (the completion when labelled good), or plain
-    {"prompt": ...} records. Records an adapter cannot read are skipped into `skips` (the
-    record policy of rmbench.data.skips); without a log they are counted and warned about."""
-    log = skips if skips is not None else SkipLog()
-    if limit is not None and limit < 1:
-        raise DataError(f"limit must be a positive number of prompts, got {limit}")
-    if format is not None and format != PROMPTS_FORMAT:
-        get_adapter(format, source)
-    prompts: list[PolicyPrompt] = []
-    for origin, records in record_sources(source, split):
-        if not records:
-            raise DataError(f"{origin}: holds no records")
-        name = format or match_format(records[0]) or (PROMPTS_FORMAT if _PROMPT_ONLY.detect(records[0]) else None)
-        if name is None:
-            keys = ", ".join(sorted(map(str, records[0]))) if isinstance(records[0], dict) else "none"
-            raise DataError(f"{origin} record 0: holds no prompt (keys: {keys}); give {{\"prompt\": ...}} records "
-                            f"or one of the formats {', '.join(FORMATS)}")
-        adapter = _PROMPT_ONLY if name == PROMPTS_FORMAT else get_adapter(name)
-        remaining = None if limit is None else limit - len(prompts)
-        read = 0
-        for index, record in enumerate(records[:remaining]):
-            try:
-                example = adapter.convert(record, index, None, origin)
-            except SkipRecord as skip:
-                log.add(skip.located(f"{origin} record {index}", None))
-                continue
-            prompts.append(_as_prompt(example, f"{origin} record {index}"))
-            read += 1
-        if records and not read and not prompts:
-            raise DataError(f"{origin}: no record could be read as a prompt ({log.summary()})")
-        if remaining is not None and len(records) > remaining:
-            log.cut.append(origin)
-        if limit is not None and len(prompts) >= limit:
-            break
-    if skips is None:
-        log.warn(source)
-    return _unique_ids(prompts)
-
-
-def _as_prompt(example, where: str) -> PolicyPrompt:
-    if isinstance(example, PolicyPrompt):
-        prompt = example
-    elif isinstance(example, PreferenceExample):
-        prompt = PolicyPrompt(example.id, example.subset, example.prompt, list(example.chosen))
-    elif isinstance(example, SFTExample):
-        prompt = PolicyPrompt(example.id, example.subset, example.prompt, [example.completion])
-    elif isinstance(example, UnpairedExample):
-        prompt = PolicyPrompt(example.id, example.subset, example.prompt, [example.completion] if example.label else [])
-    else:  # a new kind of example: better a clear error than a silent skip
-        raise DataError(f"{where}: {type(example).__name__} records cannot serve as prompts")
-    return prompt.validate(where)
-
-
-def _unique_ids(prompts: list[PolicyPrompt]) -> list[PolicyPrompt]:
-    """Rows are keyed by (subset, id): repeated ids get "#2", "#3", never a silent drop."""
-    seen: dict[tuple[str, str], int] = {}
-    unique = []
-    for p in prompts:
-        count = seen.get((p.subset, p.id), 0) + 1
-        seen[(p.subset, p.id)] = count
-        unique.append(p if count == 1 else PolicyPrompt(f"{p.id}#{count}", p.subset, p.prompt, p.references))
-    return unique
 
 
 # -- metrics ------------------------------------------------------------------------------
@@ -364,7 +259,7 @@ def _load(request: PolicyEvalRequest) -> tuple[list[PolicyPrompt], list[dict], S
                         "with_references": sum(1 for p in items if p.references)})
     if not prompts:
         raise RmbenchError("no prompts to evaluate on: check --data")
-    return (_unique_ids(prompts) if len(loaded) > 1 else prompts), sources, skips
+    return (unique_ids(prompts) if len(loaded) > 1 else prompts), sources, skips
 
 
 def _judge(request, prompts, generations, baseline, cache_dir):
@@ -475,70 +370,3 @@ def _summary(rows, prompts, generations, baseline, settings, seed) -> dict:
         score, rule = None, "none (no judge)"
     return {"subsets": subsets, "sections": {}, "score": score, "score_rule": rule, "ties": overall["ties"],
             "truncated": overall["truncated"], "overall": overall}
-
-
-# -- display ------------------------------------------------------------------------------
-
-
-def policy_table(record: dict) -> list:
-    """Rich renderables summarising a policy record: the CLI prints them, and so can a trainer's
-    checkpoint callback, so both show the same figures."""
-    from rich.table import Table
-    from rich.text import Text
-
-    def num(value, digits=2, percent=False) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "-"
-        return f"{100 * value:.1f}" if percent else f"{value:.{digits}f}"
-
-    groups = sorted(record["subsets"].items())
-    if len(groups) > 1:
-        groups.append(("all", record["overall"]))
-    # Metrics down, subsets across: fits a narrow terminal, where eleven columns would not.
-    table = Table(title=f"{record['model']['name']} (policy) on {', '.join(s['source'] for s in record['data'])}",
-                  title_justify="left")
-    table.add_column("metric")
-    for name, _ in groups:
-        table.add_column(name, justify="right")
-
-    def spread(d) -> str:
-        return f"{num(d['mean'])} ± {num(d['std'])}" if d else "-"
-
-    def interval(pair, percent=False) -> str:
-        return f"{num(pair[0], percent=percent)} - {num(pair[1], percent=percent)}" if pair[0] is not None else "-"
-
-    lines = [
-        ("prompts", lambda s: str(s["n"])),
-        ("win-rate vs baseline", lambda s: num(s["accuracy"], percent=True)),
-        ("  95% CI", lambda s: interval(s["ci95"], percent=True)),
-        ("  wins / ties / losses",
-         lambda s: f"{s['wins']} / {s['ties']} / {s['losses']}" if s["accuracy"] is not None else "-"),
-        ("judge reward", lambda s: spread(s["reward"])),
-        ("  median (p05 to p95)", lambda s: "{p50} ({p05} to {p95})".format(
-            **{k: num(v) for k, v in s["reward"]["quantiles"].items()}) if s["reward"] else "-"),
-        ("baseline reward", lambda s: spread(s["baseline_reward"])),
-        ("KL to reference", lambda s: spread(s["kl"])),
-        ("ROUGE-1 / 2 / L", lambda s: " / ".join(num(s["rouge"][k], percent=True) for k in ROUGE_TYPES)
-         if s["rouge"] else "-"),
-        ("tokens mean / median", lambda s: f"{num(s['length']['tokens_mean'], 1)} / "
-                                           f"{num(s['length']['tokens_median'], 1)}"),
-        ("chars mean", lambda s: num(s["length"]["chars_mean"], 1)),
-        ("hit max_new_tokens %", lambda s: num(s["length"]["hit_max_fraction"], percent=True)),
-        ("baseline tokens mean", lambda s: num(s["baseline_length"]["tokens_mean"], 1) if s["baseline_length"]
-         else "-"),
-        ("prompts truncated", lambda s: str(s["truncated"])),
-    ]
-    for label, cell in lines:
-        table.add_row(label, *(cell(s) for _, s in groups))
-    generation = record["config"]["generation"]
-    timing = record["timing"]
-    score = record["score"]
-    shown = "-" if score is None else num(score, percent=True) if record["score_rule"].startswith("win") else num(score)
-    line = Text.from_markup(
-        f"[bold]score {shown}[/] ({record['score_rule']})  "
-        f"{generation['n_prompts']} prompts, max_new_tokens {generation['max_new_tokens']}, temperature "
-        f"{generation['temperature']}, top_p {generation['top_p']}, seed {generation['seed']}; "
-        f"generated {timing['generation']['generated']} ({timing['generation']['from_cache']} from cache) at "
-        f"{timing['tokens_per_second'] or '-'} tokens/s; prompts truncated {record['truncated']}; "
-        f"{timing['wall_seconds']:.1f} s")
-    return [table, line]
