@@ -87,8 +87,8 @@ def run_battery(request: EvalRequest, suites: tuple[str, ...] = BATTERY) -> dict
             lines.append(Line(name, "unreachable", reason))
             continue
         scorer = scorer or build_scorer(request.reward, judge=request.judge, seed=request.seed,
-                                        baseline_train=request.baseline_train, **request.scorer_options,
-                                        **request.model_options)
+                                        baseline_train=request.baseline_train, **request.scorer_options.kwargs(),
+                                        **request.model_options.kwargs())
         started = time.perf_counter()
         out = request.out / name
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,7 @@ from rich.text import Text
 from rmbench import __version__
 from rmbench.errors import RmbenchError
 from rmbench.evals.display import percent, render_record
+from rmbench.options import ModelOptions, ScorerOptions
 from rmbench.scoring.distributed import is_main
 from rmbench.terminal import console, errors
 
@@ -115,8 +117,12 @@ def eval_command(
     show_progress = progress and sys.stdout.isatty()
     policy_only = {"--judge-rm": judge_rm, "--baseline-policy": baseline_policy, "--max-new-tokens": max_new_tokens,
                    "--temperature": temperature, "--top-p": top_p, "--policy-url": policy_url}
-    server_options = {k: v for k, v in {"engine": engine, "tokenizer": tokenizer, "concurrency": concurrency}.items()
-                      if v is not None}
+    model_options = ModelOptions(dtype=dtype, device=device, chat_template=chat_template, max_length=max_length,
+                                 batch_tokens=batch_tokens, trust_remote_code=trust_remote_code, engine=engine,
+                                 tokenizer=tokenizer, concurrency=concurrency)
+    scorer_options = ScorerOptions(ref=ref, beta=beta, length_normalize=length_normalize,
+                                   allow_random_head=allow_random_head, judge_url=judge_url, judge_mode=judge_mode,
+                                   judge_template=judge_template)
     if policy is not None:
         from rmbench.evals.display import policy_table
         from rmbench.evals.policy import PolicyEvalRequest, run_policy_eval
@@ -129,26 +135,21 @@ def eval_command(
                                "by a judge (--judge-rm SCORER or --judge LLM)")
         _check_policy_flags(seed=seed, limit=limit, max_new_tokens=max_new_tokens, temperature=temperature,
                             top_p=top_p, judge_mode=judge_mode, concurrency=concurrency,
-                            options={"dtype": dtype, "device": device, "max_length": max_length,
-                                     "batch_tokens": batch_tokens, "chat_template": chat_template})
+                            options=model_options)
         _quiet_libraries(show_progress)
         record, _ = run_policy_eval(PolicyEvalRequest(
             policy=policy, data=data or [], judge_rm=judge_rm, judge=judge, baseline_policy=baseline_policy, ref=ref,
             max_new_tokens=256 if max_new_tokens is None else max_new_tokens,
             temperature=1.0 if temperature is None else temperature, top_p=1.0 if top_p is None else top_p,
             seed=seed, limit=limit, format=format, split=split, out=out, overwrite=overwrite, strict=strict,
-            policy_options={"dtype": dtype, "device": device, "chat_template": chat_template,
-                            "max_length": max_length, "batch_tokens": batch_tokens,
-                            "trust_remote_code": trust_remote_code,
-                            **({"concurrency": concurrency} if concurrency is not None else {})},
+            policy_options=replace(model_options, engine=None, tokenizer=None),
             policy_urls=policy_url or [],
-            judge_options={"dtype": dtype, "device": device, "trust_remote_code": trust_remote_code,
-                           # the judge loads here too (unless served): the same batch and length limits
-                           **({} if (judge or "").startswith("openai:") else
-                              {"max_length": max_length, "batch_tokens": batch_tokens}),
-                           "baseline_train": baseline_train, "allow_random_head": allow_random_head,
-                           "judge_url": judge_url, "judge_mode": judge_mode, "judge_template": judge_template,
-                           **{k: v for k, v in server_options.items() if k != "concurrency"}},
+            # the judge loads here too: the same dtype, device, batch and length limits (a served openai:
+            # judge takes none of them, and --concurrency is the policy servers')
+            judge_options=replace(model_options, chat_template=None, concurrency=None,
+                                  **({"max_length": None, "batch_tokens": None}
+                                     if (judge or "").startswith("openai:") else {})),
+            judge_scoring=replace(scorer_options, ref=None), baseline_train=baseline_train,
             show_progress=show_progress))
         if not is_main():  # under `accelerate launch` the main process alone reports
             return
@@ -167,11 +168,7 @@ def eval_command(
         subsets=[s.strip() for s in subsets.split(",") if s.strip()] if subsets else None,
         format=format, split=split, limit=limit, out=out, overwrite=overwrite, seed=seed,
         baseline_train=baseline_train, judge=judge,
-        scorer_options={"ref": ref, "beta": beta, "length_normalize": length_normalize,
-                        "allow_random_head": allow_random_head, "judge_url": judge_url, "judge_mode": judge_mode,
-                        "judge_template": judge_template},
-        model_options={"dtype": dtype, "device": device, "chat_template": chat_template, "max_length": max_length,
-                       "batch_tokens": batch_tokens, "trust_remote_code": trust_remote_code, **server_options},
+        scorer_options=scorer_options, model_options=model_options,
         show_progress=show_progress, strict=strict)
     if suite == "battery":  # every standard suite whose data is reachable, one model load, one score cache
         from rmbench.battery import battery_table, run_battery

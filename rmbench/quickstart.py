@@ -19,6 +19,7 @@ from rmbench.leaderboard import build_boards
 from rmbench.leaderboard.html import to_html
 from rmbench.leaderboard.render import to_markdown, to_rich
 from rmbench.models import resolve_checkpoint
+from rmbench.options import ModelOptions, ScorerOptions
 from rmbench.probes.export import export
 from rmbench.results import atomic_write
 from rmbench.terminal import console
@@ -51,11 +52,12 @@ def run_quickstart(out: Path, n_train: int = 1200, seed: int = 0, overwrite: boo
 
     console.rule("3/3  score the baselines and the untrained start on the same test split")
     runs = [(f"baseline:{name}", out / "baselines" / name, {}) for name in BASELINES]
-    runs.append((BACKBONE, out / "baselines" / "untrained-start", {"allow_random_head": True}))
+    runs.append((BACKBONE, out / "baselines" / "untrained-start", {"allow_random_head": True}))  # ScorerOptions
     for reward, folder, options in runs:
-        record, _ = run_eval(EvalRequest(reward=reward, suite=SUITE, out=folder, seed=seed, scorer_options=options,
+        record, _ = run_eval(EvalRequest(reward=reward, suite=SUITE, out=folder, seed=seed,
+                                         scorer_options=ScorerOptions(**options),
                                          baseline_train=str(train_file) if reward == "baseline:bow" else None,
-                                         model_options={"chat_template": "raw"} if options else {},
+                                         model_options=ModelOptions(chat_template="raw" if options else None),
                                          show_progress=show_progress))
         console.print(f"{reward}: {100 * record['score']:.1f}")
 

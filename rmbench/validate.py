@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 from rmbench.errors import RmbenchError
@@ -99,8 +100,11 @@ def text_file(name: str, value) -> str:
     return value
 
 
-def model_options(options: dict, flags: dict[str, str] | None = None) -> None:
-    """dtype, device, max_length, batch_tokens, chat_template as scorers and policies take them."""
+def model_options(options, flags: dict[str, str] | None = None) -> None:
+    """dtype, device, max_length, batch_tokens, chat_template as scorers and policies take them
+    (a ModelOptions, or a dict of the same keys)."""
+    if not isinstance(options, dict):
+        options = asdict(options)
     flag = {"dtype": "--dtype", "device": "--device", "max_length": "--max-length",
             "batch_tokens": "--batch-tokens", "chat_template": "--chat-template", **(flags or {})}
     if options.get("chat_template") not in (None, "raw"):

@@ -22,9 +22,12 @@ from rmbench import runs
 from rmbench.errors import RmbenchError
 from rmbench.evals.policy import PolicyEvalRequest, run_policy_eval
 from rmbench.evals.run import EvalRequest, run_eval
+from rmbench.options import ModelOptions, ScorerOptions, from_dict
 
 KINDS = {"eval": EvalRequest, "policy": PolicyEvalRequest}
 PATH_FIELDS = ("out", "cache_dir")
+OPTION_FIELDS = {"scorer_options": ScorerOptions, "model_options": ModelOptions, "policy_options": ModelOptions,
+                 "judge_options": ModelOptions, "judge_scoring": ScorerOptions}  # typed options, sent as objects
 NOT_SENT = ("scorer", "prompts")  # objects in memory: a worker builds its own from the rest
 
 
@@ -33,12 +36,20 @@ def to_json(request) -> dict:
     if kind is None:
         raise TypeError(f"no worker kind for {type(request).__name__}")
     fields = {f.name: getattr(request, f.name) for f in dataclasses.fields(request) if f.name not in NOT_SENT}
+    fields.update({k: dataclasses.asdict(v) for k, v in fields.items() if k in OPTION_FIELDS})
     return {"kind": kind, "request": runs.jsonable(fields)}
 
 
 def from_json(data: dict):
     cls = KINDS[data["kind"]]
     fields = dict(data["request"])
+    known = {f.name for f in dataclasses.fields(cls)} - set(NOT_SENT)
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise RmbenchError(f"worker request: unknown {cls.__name__} field {unknown[0]!r}")
+    for name, option_cls in OPTION_FIELDS.items():
+        if name in fields:
+            fields[name] = from_dict(option_cls, fields[name])
     for name in PATH_FIELDS:
         if fields.get(name):
             fields[name] = Path(fields[name])

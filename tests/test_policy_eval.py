@@ -18,6 +18,7 @@ from rmbench.evals.generation import PolicyModel, SamplingSettings
 from rmbench.evals.policy import PolicyEvalRequest, rouge_scores, run_policy_eval, win_outcome
 from rmbench.evals.prompts import load_prompts
 from rmbench.evals.run import EvalRequest, run_eval
+from rmbench.options import ModelOptions, ScorerOptions
 from tests import tiny
 from tests.conftest import PAIRS, write_jsonl
 
@@ -84,7 +85,7 @@ def sharp_lm(tmp_path_factory) -> Path:
 
 
 def evaluate(policy, data, **options) -> tuple[dict, list[dict]]:
-    policy_options = {"dtype": "fp32", **options.pop("policy_options", {})}
+    policy_options = ModelOptions(**{"dtype": "fp32", **options.pop("policy_options", {})})
     request = PolicyEvalRequest(policy=str(policy), data=[str(data)], show_progress=False,
                                 policy_options=policy_options, **{"max_new_tokens": 12, **options})
     return run_policy_eval(request)
@@ -200,7 +201,7 @@ def test_reward_distribution_without_a_baseline(tiny_lm, prompts_file):
 
 
 def test_classifier_judge_scores_through_the_engine_cache(tiny_lm, tiny_rm, prompts_file, tmp_path):
-    options = {"judge_rm": str(tiny_rm), "judge_options": {"dtype": "fp32"}, "out": tmp_path / "run"}
+    options = {"judge_rm": str(tiny_rm), "judge_options": ModelOptions(dtype="fp32"), "out": tmp_path / "run"}
     record, rows = evaluate(tiny_lm, prompts_file, **options)
     assert record["timing"]["judge"]["scored"] == 5
     again, rows_again = evaluate(tiny_lm, prompts_file, **options)
@@ -209,7 +210,8 @@ def test_classifier_judge_scores_through_the_engine_cache(tiny_lm, tiny_rm, prom
 
 
 def test_pairwise_llm_judge_gives_outcomes_and_skips_identical_answers(tiny_lm, short_writer, prompts_file):
-    options = {"judge": str(tiny_lm), "judge_options": {"dtype": "fp32", "judge_mode": "pairwise"}}
+    options = {"judge": str(tiny_lm), "judge_options": ModelOptions(dtype="fp32"),
+               "judge_scoring": ScorerOptions(judge_mode="pairwise")}
     record, rows = evaluate(tiny_lm, prompts_file, baseline_policy=str(short_writer), **options)
     assert record["timing"]["judge"]["judge_requests"] == 10  # 5 pairs, both answer orders
     assert all(r["correct"] in (0.0, 0.5, 1.0) and r["reward"] is None for r in rows)

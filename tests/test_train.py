@@ -261,17 +261,36 @@ def test_a_worker_request_carries_every_setting_and_runs_in_its_own_process(tmp_
     request: seed, subsets, format, baseline_train and scorer options arrive as they were."""
     from rmbench import worker
     from rmbench.evals.run import EvalRequest
+    from rmbench.options import ScorerOptions
 
     data = write_jsonl(tmp_path / "pairs.jsonl", separable_pairs(6))
     request = EvalRequest(reward="baseline:bow", data=[str(data)], subsets=["pairs"], format="trl",
                           limit=5, out=tmp_path / "out", seed=7, baseline_train=str(data),
-                          scorer_options={"beta": 0.3, "length_normalize": True}, show_progress=False)
+                          scorer_options=ScorerOptions(beta=0.3, length_normalize=True), show_progress=False)
     copy = worker.from_json(json.loads(json.dumps(worker.to_json(request))))
     assert copy == request
 
-    local = worker.run_request(EvalRequest(**{**vars(request), "out": tmp_path / "local", "scorer_options": {}}))
-    remote = worker.run_in_subprocess(EvalRequest(**{**vars(request), "scorer_options": {}}))
+    assert isinstance(copy.scorer_options, ScorerOptions) and copy.scorer_options.beta == 0.3
+
+    local = worker.run_request(EvalRequest(**{**vars(request), "out": tmp_path / "local",
+                                              "scorer_options": ScorerOptions()}))
+    remote = worker.run_in_subprocess(EvalRequest(**{**vars(request), "scorer_options": ScorerOptions()}))
     assert remote["score"] == local["score"] and remote["config"]["seed"] == 7
+
+
+@pytest.mark.parametrize("where, key", [("model_options", "batch_token"), ("scorer_options", "betta"),
+                                        ("request", "sed")])
+def test_a_worker_request_with_an_unknown_key_is_refused(where, key, tmp_path):
+    """Options travel typed: a misspelt key in a worker request is an error naming it, never dropped."""
+    from rmbench import worker
+    from rmbench.errors import RmbenchError
+    from rmbench.evals.run import EvalRequest
+
+    data = worker.to_json(EvalRequest(reward="baseline:length", data=["x.jsonl"], out=tmp_path / "out"))
+    target = data["request"] if where == "request" else data["request"][where]
+    target[key] = 1
+    with pytest.raises(RmbenchError, match=repr(key)):
+        worker.from_json(data)
 
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", "\udcff"])

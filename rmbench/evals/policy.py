@@ -38,6 +38,7 @@ from rmbench.evals.generation import Generation, SamplingSettings, kl_estimates
 from rmbench.evals.metrics import bootstrap_ci, win_outcome
 from rmbench.evals.prompts import PolicyPrompt, load_prompts, unique_ids
 from rmbench.evals.remote_generation import OPENAI_PREFIX, load_policy
+from rmbench.options import ModelOptions, ScorerOptions
 from rmbench.results import build_record, claim_out, record_identity, write_results
 from rmbench.scoring import distributed
 
@@ -69,11 +70,11 @@ class PolicyEvalRequest:
     out: Path | None = None
     cache_dir: Path | None = None  # default OUT/.cache; a trainer shares one across checkpoints, so the
     # baseline is sampled once per run, not once per checkpoint
-    policy_options: dict = field(default_factory=dict)  # dtype, device, chat_template, max_length, batch_tokens,
-    # batch_size, trust_remote_code: for the policy, baseline and reference alike
+    policy_options: ModelOptions = field(default_factory=ModelOptions)  # policy, baseline and reference alike
     policy_urls: list[str] = field(default_factory=list)  # servers for openai:MODEL policies (and baselines)
-    judge_options: dict = field(default_factory=dict)  # build_scorer's options: dtype, device, baseline_train,
-    # allow_random_head, judge_url, judge_mode, judge_template, ...
+    judge_options: ModelOptions = field(default_factory=ModelOptions)  # how the judge loads (--judge-rm / --judge)
+    judge_scoring: ScorerOptions = field(default_factory=ScorerOptions)  # how it scores (judge url, mode, ...)
+    baseline_train: str | None = None  # training preferences for a baseline:bow judge
     show_progress: bool = True
     overwrite: bool = False  # replace another policy's or data's record in `out`
     strict: bool = False  # a prompt record that cannot be read is an error instead of a counted skip
@@ -136,8 +137,8 @@ def run_policy_eval(request: PolicyEvalRequest) -> tuple[dict, list[dict]]:
     _check(request)
     # The output folder is claimed (checked, locked) before any prompt is read or model loaded.
     with claim_out(request.out, record_identity(request.policy, "policy", request.data),
-                   inputs=[request.policy_options.get("chat_template"), request.judge_options.get("judge_template"),
-                           request.judge_options.get("baseline_train")],
+                   inputs=[request.policy_options.chat_template, request.judge_scoring.judge_template,
+                           request.baseline_train],
                    data_inputs=request.data, overwrite=request.overwrite):
         return _run_policy(request, started)
 
@@ -150,12 +151,12 @@ def _run_policy(request: PolicyEvalRequest, started: float) -> tuple[dict, list[
     show = request.show_progress
     timing: dict[str, Any] = {"examples": len(prompts)}
 
-    policy = load_policy(request.policy, request.policy_urls, request.policy_options)
+    policy = load_policy(request.policy, request.policy_urls, request.policy_options.kwargs())
     generations, timing["generation"] = policy.generate(messages, settings, cache_dir, show, f"policy {policy.name}")
     model = {**policy.describe(), "kind": "policy"}
     kl = None
     if request.ref:
-        ref = load_policy(request.ref, [], request.policy_options)
+        ref = load_policy(request.ref, [], request.policy_options.kwargs())
         kl, timing["kl"] = kl_estimates(policy, ref, messages, generations, settings, cache_dir, show)
         model["reference"] = ref.describe()
         ref.release()
@@ -163,7 +164,7 @@ def _run_policy(request: PolicyEvalRequest, started: float) -> tuple[dict, list[
 
     baseline = None
     if request.baseline_policy:
-        base = load_policy(request.baseline_policy, request.policy_urls, request.policy_options)
+        base = load_policy(request.baseline_policy, request.policy_urls, request.policy_options.kwargs())
         baseline, timing["baseline_generation"] = base.generate(messages, settings, cache_dir, show,
                                                                 f"baseline {base.name}")
         model["baseline"] = base.describe()
@@ -269,7 +270,9 @@ def _judge(request, prompts, generations, baseline, cache_dir):
     from rmbench.scoring.base import gives_outcomes
     from rmbench.scoring.engine import run_examples
 
-    scorer = build_scorer(request.judge_rm, judge=request.judge, seed=request.seed, **request.judge_options)
+    scorer = build_scorer(request.judge_rm, judge=request.judge, seed=request.seed,
+                          baseline_train=request.baseline_train, **request.judge_scoring.kwargs(),
+                          **request.judge_options.kwargs())
     info = {**scorer.describe(), "fingerprint": scorer.fingerprint()}
     pairwise = gives_outcomes(scorer)
     show = request.show_progress

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rmbench.options import ModelOptions, ScorerOptions
+
 
 @dataclass
 class EvalRequest:
@@ -23,8 +25,8 @@ class EvalRequest:
     out: Path | None = None
     seed: int = 0
     baseline_train: str | None = None
-    scorer_options: dict = field(default_factory=dict)  # ref, beta, judge_url, judge_mode, ...
-    model_options: dict = field(default_factory=dict)  # dtype, device, chat_template, max_length, ...
+    scorer_options: ScorerOptions = field(default_factory=ScorerOptions)  # ref, beta, judge_url, judge_mode, ...
+    model_options: ModelOptions = field(default_factory=ModelOptions)  # dtype, device, chat_template, max_length, ...
     show_progress: bool = True
     strict: bool = False  # a record the loader would skip is an error instead
     overwrite: bool = False  # replace another model's or suite's record in `out`

@@ -27,10 +27,9 @@ def run_eval(request: EvalRequest) -> tuple[dict, list[dict]]:
     else:
         raise RmbenchError("nothing to evaluate on: pass --suite NAME or --data FILE")
     # The output folder is claimed (checked, locked) before any data is read or model loaded.
-    options = {**request.scorer_options, **request.model_options}
     with claim_out(request.out, record_identity(request.reward or request.judge, suite.name, request.data),
-                   inputs=[request.baseline_train, options.get("chat_template"), options.get("judge_template"),
-                           request.suite],
+                   inputs=[request.baseline_train, request.model_options.chat_template,
+                           request.scorer_options.judge_template, request.suite],
                    data_inputs=[*request.data, request.data_root], overwrite=request.overwrite):
         return _run(request, suite, started)
 
@@ -39,13 +38,12 @@ def check_request(request: EvalRequest) -> None:
     """Every setting's type and range, before any work (one line each; see rmbench.validate)."""
     validate.seed("--seed", request.seed)
     validate.integer("--limit", request.limit, low=1, optional=True)
-    validate.number("--beta", request.scorer_options.get("beta"), low=0, low_open=True, optional=True)
-    if "judge_mode" in request.scorer_options:
-        validate.choice("--judge-mode", request.scorer_options["judge_mode"], validate.JUDGE_MODES)
+    validate.number("--beta", request.scorer_options.beta, low=0, low_open=True, optional=True)
+    validate.choice("--judge-mode", request.scorer_options.judge_mode, validate.JUDGE_MODES)
     validate.model_options(request.model_options)
-    validate.integer("--concurrency", request.model_options.get("concurrency"), low=1, high=1024, optional=True)
-    if request.scorer_options.get("judge_template") is not None:
-        validate.text_file("--judge-template", request.scorer_options["judge_template"])
+    validate.integer("--concurrency", request.model_options.concurrency, low=1, high=1024, optional=True)
+    if request.scorer_options.judge_template is not None:
+        validate.text_file("--judge-template", request.scorer_options.judge_template)
     if request.subsets is not None and not request.subsets:
         raise RmbenchError("--subsets names no subset: give comma-separated subset names")
 
@@ -54,8 +52,8 @@ def _run(request: EvalRequest, suite: Suite, started: float) -> tuple[dict, list
     loaded = load_examples(request, suite)
     examples, sources = loaded.examples, loaded.sources
     scorer = request.scorer or build_scorer(request.reward, judge=request.judge, seed=request.seed,
-                                            baseline_train=request.baseline_train, **request.scorer_options,
-                                            **request.model_options)
+                                            baseline_train=request.baseline_train, **request.scorer_options.kwargs(),
+                                            **request.model_options.kwargs())
     cache_dir = request.cache_dir or (request.out / ".cache" if request.out else None)
     scored = run_examples(examples, scorer, cache_dir=cache_dir, show_progress=request.show_progress)
     summary, rows = evaluate(examples, scored, suite, seed=request.seed)

@@ -22,6 +22,7 @@ from rmbench.evals.run import EvalRequest
 from rmbench.leaderboard import build_boards
 from rmbench.leaderboard.render import to_dict, to_rich
 from rmbench.leaderboard.stats import Board, Ranked
+from rmbench.options import ModelOptions, ScorerOptions
 from rmbench.terminal import console
 from rmbench.trainers.metadata import write_checkpoint_metadata
 from rmbench.trainers.methods import get_method
@@ -29,12 +30,13 @@ from rmbench.trainers.policy_autoeval import START_LABEL
 
 
 def _score(reward: str, data: Path | None, suite: str | None, out: Path, settings: dict, show_progress: bool,
-           scorer_options: dict | None = None, baseline_train: str | None = None, isolated: bool = False) -> dict:
-    model_options = {"chat_template": settings["chat_template"]} if settings.get("chat_template") else {}
+           scorer_options: ScorerOptions | None = None, baseline_train: str | None = None,
+           isolated: bool = False) -> dict:
+    model_options = ModelOptions(chat_template=settings.get("chat_template") or None)
     request = EvalRequest(reward=reward, data=[str(data)] if data else [], suite=suite,
                           data_root=settings.get("eval_data_root"), limit=settings.get("eval_limit"), out=out,
-                          baseline_train=baseline_train, scorer_options=scorer_options or {},
-                          model_options=model_options if not reward.startswith("baseline:") else {},
+                          baseline_train=baseline_train, scorer_options=scorer_options or ScorerOptions(),
+                          model_options=model_options if not reward.startswith("baseline:") else ModelOptions(),
                           show_progress=show_progress)
     if isolated:
         return worker.run_in_subprocess(request)  # under ZeRO-3 or several processes: see rmbench.worker
@@ -94,8 +96,8 @@ def rank_run(run: Path, meta: dict, heldout: Path | None, train_split: Path | No
     if heldout is None:
         return {"entries": []}
     spec = models.scorer_spec(meta)  # the start is scored as its checkpoints are, less what training adds:
-    start_options = ({"allow_random_head": True} if spec.get("kind") == "classifier"  # an untrained head
-                     else {"ref": "none", "length_normalize": bool(spec.get("length_normalize"))})  # itself as ref
+    start_options = (ScorerOptions(allow_random_head=True) if spec.get("kind") == "classifier"  # untrained head
+                     else ScorerOptions(ref="none", length_normalize=bool(spec.get("length_normalize"))))  # own ref
     isolated = runs.zero3_active()
     _score(meta["base_model_resolved"], heldout, None, run / "evals" / "start" / "heldout", settings,
            show_progress, scorer_options=start_options, isolated=isolated)

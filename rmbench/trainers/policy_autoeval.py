@@ -38,6 +38,7 @@ from rmbench.evals.policy import PolicyEvalRequest
 from rmbench.leaderboard import build_boards
 from rmbench.leaderboard.render import to_dict
 from rmbench.leaderboard.stats import natural_key
+from rmbench.options import ModelOptions
 from rmbench.terminal import console
 from rmbench.trainers.methods import get_method
 
@@ -135,7 +136,7 @@ class PolicyAutoEval:
             ref=self.start, max_new_tokens=int(self.settings["eval_max_new_tokens"]),
             temperature=float(self.settings["eval_temperature"]), top_p=1.0, seed=int(self.meta.get("seed") or 0),
             limit=self.settings.get("eval_limit"), out=evals / name / TARGET, cache_dir=evals / ".cache",
-            policy_options={"chat_template": chat_template} if chat_template else {},
+            policy_options=ModelOptions(chat_template=chat_template or None),
             show_progress=self.show_progress)
 
     def score_checkpoint(self, folder: Path, step: int, isolated: bool = False, name: str | None = None) -> dict | None:
