@@ -144,11 +144,10 @@ def eval_command(
             seed=seed, limit=limit, format=format, split=split, out=out, overwrite=overwrite, strict=strict,
             policy_options=replace(model_options, engine=None, tokenizer=None),
             policy_urls=policy_url or [],
-            # the judge loads here too: the same dtype, device, batch and length limits (a served openai:
-            # judge takes none of them, and --concurrency is the policy servers')
-            judge_options=replace(model_options, chat_template=None, concurrency=None,
-                                  **({"max_length": None, "batch_tokens": None}
-                                     if (judge or "").startswith("openai:") else {})),
+            # a judge loaded here gets the same dtype, device, batch and length limits as the policy; a
+            # served openai: judge none of them (they are the policy's), and --concurrency is the policy servers'
+            judge_options=(ModelOptions(engine=engine, tokenizer=tokenizer) if (judge or "").startswith("openai:")
+                           else replace(model_options, chat_template=None, concurrency=None)),
             judge_scoring=replace(scorer_options, ref=None), baseline_train=baseline_train,
             show_progress=show_progress))
         if not is_main():  # under `accelerate launch` the main process alone reports

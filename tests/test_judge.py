@@ -528,6 +528,25 @@ def test_eval_with_a_server_judge_asks_both_orders(server, tmp_path):
     assert scores[0]["verdicts"] == [[["A", "B"]]] and scores[0]["outcomes"] == [[1.0]]
 
 
+def test_a_served_judge_under_policy_leaves_the_local_policys_settings_to_it(server, tiny_lm, tmp_path):
+    """--dtype and --batch-tokens set how the local policy samples; a served judge must not
+    refuse them as if they were its own."""
+    from typer.testing import CliRunner
+
+    from rmbench.cli import app
+    from tests.conftest import write_jsonl
+
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": f"question {n}"} for n in range(2)])
+    result = CliRunner().invoke(app, [
+        "eval", "--policy", str(tiny_lm), "--baseline-policy", str(tiny_lm), "--data", str(prompts),
+        "--judge", "openai:judge-model", "--judge-url", base_url(server), "--max-new-tokens", "4",
+        "--dtype", "fp32", "--batch-tokens", "256", "--out", str(tmp_path / "out"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert record["config"]["generation"]["batch_tokens"] == 256
+    assert record["subsets"]["prompts"]["n"] == 2  # the same checkpoint twice: identical answers, tied unasked
+
+
 # -- credentials never leave for another host, never reach a message ---------------------------
 
 
