@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from rmbench import __version__
@@ -162,6 +163,36 @@ def zero3_active() -> bool:
 def is_distributed() -> bool:
     """Several processes or ZeRO-3: evaluations then run in a plain process of their own."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 or zero3_active()
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a launch, or no launch: the one process that checks, creates and writes the run
+    folder (read from the launcher's RANK, so it is known before any process group exists)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def wait_for_everyone() -> None:
+    """A barrier across the launch's processes once their group exists; nothing outside a launch."""
+    import torch.distributed as dist  # heavy: only trainers ask
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+@contextmanager
+def main_process_alone():
+    """Work the main process of a launch does by itself once the others are done (scoring the start
+    and the baselines after training): in-process scoring must not take the launch for a data-parallel
+    evaluation and wait for peers that have left. Outside a launch it changes nothing."""
+    saved = os.environ.get("WORLD_SIZE")
+    os.environ["WORLD_SIZE"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("WORLD_SIZE", None)
+        else:
+            os.environ["WORLD_SIZE"] = saved
 
 
 def plain_environment() -> dict:

@@ -97,8 +97,9 @@ def train_ppo(request, on_save: Sequence[Callable[[Path, int], None]] = ()) -> d
     reward = load_reward(config, request.seed)  # a typo'd reward fails before the run folder fills
     resolved = models.resolve_checkpoint(request.model)
     value_source = choose_value_source(config, request.model, models.load_tokenizer(resolved))
-    runs.check_run_folder(request.out, request.method, request.model, resume=request.resume,
-                          overwrite=request.overwrite)
+    if runs.is_main_process():  # under a launch, rank 0 alone: the others would see the folder it made
+        runs.check_run_folder(request.out, request.method, request.model, resume=request.resume,
+                              overwrite=request.overwrite)
     resume_from = resumable_checkpoint(request.out) if request.resume else None
 
     examples = train_data.load_prompted("prompts", request.data, request.format, settings["max_examples"])

@@ -52,7 +52,9 @@ def make_accelerator(bf16: bool) -> Accelerator:
     precision = "bf16" if bf16 else "no"
     if AcceleratorState._shared_state and AcceleratorState().mixed_precision != precision:
         AcceleratorState._reset_state(reset_partial_state=False)
-    return Accelerator(mixed_precision=precision)
+    # Without CUDA, CPU processes (gloo) are asked for: left to itself accelerate would make every
+    # process of a launch a separate one-process run, each writing the same checkpoints.
+    return Accelerator(mixed_precision=precision, cpu=not torch.cuda.is_available())
 
 
 class PPOTrainer:

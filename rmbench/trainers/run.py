@@ -36,8 +36,9 @@ def _check_request(request: TrainRequest) -> None:
     """The seed and --out as asked (a file, not writable, a folder rmbench did not make) fail before anything loads."""
     if not 0 <= request.seed < 2**32:
         raise RmbenchError(f"--seed must be a whole number from 0 to {2**32 - 1} (numpy's range), not {request.seed}")
-    runs.check_run_folder(request.out, request.method, request.model, resume=request.resume,
-                          overwrite=request.overwrite)
+    if runs.is_main_process():  # under a launch, rank 0 alone: the others would see the folder it made
+        runs.check_run_folder(request.out, request.method, request.model, resume=request.resume,
+                              overwrite=request.overwrite)
 
 
 def device_args(train: dict) -> dict:
@@ -109,20 +110,26 @@ def train(request: TrainRequest) -> dict:
         raise RmbenchError(f"{method.name} settings: {err}") from err
     rows = build_rows(method, train_examples, pairwise, settings)
 
-    runs.prepare_run_folder(request.out, request.method, request.model, resume=request.resume,
-                            overwrite=request.overwrite)
+    main = runs.is_main_process()  # under a launch only rank 0 writes the run folder; the others wait for it
     heldout_path = train_split = None
     if pairwise and heldout:
-        heldout_path = train_data.write_preference_file(request.out / "heldout.jsonl", heldout)
-        train_split = train_data.write_preference_file(request.out / "train-split.jsonl", train_examples)
-    if (prompted or method.data == "sft") and heldout:  # policies: sampled from, compared with the completion
-        train_data.write_prompt_file(request.out / "heldout-prompts.jsonl", heldout)
+        heldout_path, train_split = request.out / "heldout.jsonl", request.out / "train-split.jsonl"
     too_long = fit_lengths(rows, tokenizer, args, method, settings)
     meta = run_metadata(method, request, resolved, args, settings)
     meta["chat_template"] = settings.get("chat_template")
     meta.update(method_record(method, args, inputs_meta))
-    runs.write_run(request.out, {**meta, "train_rows": len(rows), "rows_over_max_length": too_long,
-                                 "heldout_examples": len(heldout), "request": asdict(request)})
+    if main:
+        runs.prepare_run_folder(request.out, request.method, request.model, resume=request.resume,
+                                overwrite=request.overwrite)
+        if heldout_path:
+            train_data.write_preference_file(heldout_path, heldout)
+            train_data.write_preference_file(train_split, train_examples)
+        if (prompted or method.data == "sft") and heldout:  # policies: sampled from, compared with the completion
+            train_data.write_prompt_file(request.out / "heldout-prompts.jsonl", heldout)
+        runs.write_run(request.out, {**meta, "train_rows": len(rows), "rows_over_max_length": too_long,
+                                     "heldout_examples": len(heldout), "request": asdict(request)})
+    if args.world_size > 1:  # (asking sets up the process group)
+        runs.wait_for_everyone()
     policy_eval = None
     if method.scorer == "none":
         policy_eval = PolicyAutoEval(request.out, settings, meta, request.show_progress)
@@ -135,19 +142,22 @@ def train(request: TrainRequest) -> dict:
     resume_from = runs.last_checkpoint(request.out) if request.resume else None
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     final = request.out / "final"
-    if settings["lora"]:  # the final checkpoint is a whole model, loadable without peft
-        trainer.accelerator.unwrap_model(trainer.model).merge_and_unload().save_pretrained(final)
-    else:
-        trainer.save_model(str(final))
-    tokenizer.save_pretrained(str(final))
     is_main = trainer.is_world_process_zero()
+    if settings["lora"]:  # the final checkpoint is a whole model, loadable without peft
+        if is_main:
+            trainer.accelerator.unwrap_model(trainer.model).merge_and_unload().save_pretrained(final)
+    else:
+        trainer.save_model(str(final))  # every process joins (ZeRO-3 gathers weights); the main one writes
+    if is_main:
+        tokenizer.save_pretrained(str(final))
     callback.isolated = callback.isolated or args.world_size > 1
     callback.finish(final, trainer.state.global_step, is_main)
     if not is_main:
         return {"entries": []}
     if policy_eval is not None:
         return policy_eval.rank(isolated=callback.isolated)
-    return rank_run(request.out, meta, heldout_path, train_split, settings, request.show_progress)
+    with runs.main_process_alone():  # the other processes have returned: the start and baselines are scored here
+        return rank_run(request.out, meta, heldout_path, train_split, settings, request.show_progress)
 
 
 def _train_ppo(request: TrainRequest) -> dict:
