@@ -131,10 +131,10 @@ def test_reward_model_trained_on_real_pairs_beats_random_on_held_out_prompts(sha
     """all-MiniLM-L6-v2 + a reward head, trained on the train split of dpo_en_demo (300 real
     pairs): on the half of the prompts it never saw it must beat baseline:random and rank above
     it. Measured when written: 58.2 [50.3, 66.0] vs random 53.6, untrained start 44.4, length
-    37.9 on 153 held-out pairs (4 epochs at 5e-5, 512 tokens: about 350 CPU seconds); intervals
+    37.9 on 153 held-out pairs (4 epochs at 5e-5, 512 tokens: 405 CPU seconds); intervals
     overlap: this data is hard for a 22M encoder. Now 2 epochs at 1e-4 on 256 tokens per text
     (most texts are longer; half are longer than MiniLM's 512 and were cut anyway): 61.4
-    [53.6, 68.6] vs random 53.6 in about 106 CPU seconds. Tried and dropped: 4 epochs at 256
+    [53.6, 68.6] vs random 53.6 in 109 CPU seconds. Tried and dropped: 4 epochs at 256
     tokens (58.2, 190 s), 3 epochs (56.2), 128 tokens (54.9: too close to random)."""
     from rmbench.errors import ModelError
     from rmbench.models import resolve_checkpoint
