@@ -30,6 +30,7 @@ from rich.markup import escape
 
 from rmbench import validate
 from rmbench.errors import RmbenchError
+from rmbench.results import make_out_folder
 from rmbench.terminal import console
 
 KINDS = ("generate", "tiny", "train", "eval")
@@ -252,12 +253,7 @@ def run_pipeline(pipeline: Pipeline, out: Path, redo: list[str] | None = None, s
     if unknown:
         raise PipelineError(f"--redo {', '.join(sorted(unknown))}: no such stage in {pipeline.source}")
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise PipelineError(f"--out {out} is a file, not a folder: name a folder for the stages' outputs")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise PipelineError(f"cannot create --out {out}: {err.strerror or err}") from None
+    make_out_folder(out, f"--out {out}", "the stages' outputs", PipelineError)
     outputs: dict[str, str] = {}
     for stage in pipeline.stages:
         resolve = _resolver(outputs)

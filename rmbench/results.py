@@ -103,6 +103,17 @@ def _reason(err: OSError) -> str:
     return f"{err.strerror or err}{where}"
 
 
+def make_out_folder(out: Path, shown: str, holds: str, error: type[RmbenchError] = RmbenchError) -> None:
+    """Create an output folder (parents too), or say in one line why not: a file in the way
+    names what the folder is for (`holds`), an OS refusal gives its reason and path."""
+    if out.exists() and not out.is_dir():
+        raise error(f"{shown} is a file, not a folder: name a folder for {holds}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise error(f"cannot create {shown}: {_reason(err)}") from None
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -171,12 +182,7 @@ def claim_out(out: Path | None, identity: dict, *, inputs: Iterable[str | Path] 
     out = Path(out)
     shown = f"{flag} {out}"
     _refuse_overlap(out, inputs, data_inputs, shown)
-    if out.exists() and not out.is_dir():
-        raise RmbenchError(f"{shown} is a file, not a folder: name a folder for results.json and scores.jsonl")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise RmbenchError(f"cannot create {shown}: {_reason(err)}") from None
+    make_out_folder(out, shown, "results.json and scores.jsonl")
     for name, want_dir in ((RESULTS_FILE, False), (SCORES_FILE, False), (CACHE_DIR, True)):
         path = out / name
         if path.exists() and path.is_dir() != want_dir:
