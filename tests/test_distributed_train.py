@@ -9,6 +9,7 @@ so only float rounding (padding to a different length per half) separates the tw
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from rmbench.cli import app
@@ -91,6 +93,32 @@ def test_reward_model_on_two_processes_trains_as_one_and_its_checkpoint_scores(t
     assert scored.exit_code == 0, scored.output
     score = json.loads((tmp_path / "scored" / "results.json").read_text())["score"]
     assert score == json.loads((two / "evals" / "final" / "heldout" / "results.json").read_text())["score"]
+
+
+def test_reward_model_under_deepspeed_zero2_on_two_cpu_processes_trains_as_one(tmp_path):
+    """The shipped ZeRO-2 config, made CPU-sized: DeepSpeed's CPU accelerator talks over gloo (no oneCCL here),
+    each process keeps its own shard of the optimizer state, and the losses are those of one process."""
+    if importlib.util.find_spec("deepspeed") is None:
+        pytest.skip("deepspeed is not installed (pip install 'rmbench[scale]')")
+    config = yaml.safe_load((ROOT / "trainers" / "accelerate" / "deepspeed_zero2.yaml").read_text())
+    config.update(num_processes=2, num_machines=1, machine_rank=0, use_cpu=True, mixed_precision="no")
+    cpu_config = tmp_path / "zero2-cpu.yaml"
+    cpu_config.write_text(yaml.safe_dump(config))
+    model = tiny.save_classifier(tmp_path / "start")
+    data = write_jsonl(tmp_path / "pairs.jsonl", separable_pairs(20))
+    common = ["--model", str(model), "--data", str(data), "--set", "max_steps=3", "--set", "save_steps=3",
+              "--set", "logging_steps=1", "--set", "baselines=[random]", "--set", "learning_rate=1e-3",
+              "--set", "max_length=64", "--set", "train_sampling_strategy=random"]
+    single = CliRunner().invoke(app, ["train", "rm", *common, "--out", str(tmp_path / "one"),
+                                      "--set", "per_device_train_batch_size=4", "--no-progress"])
+    assert single.exit_code == 0, single.output
+    run = tmp_path / "two"
+    launched = launch(["rm", *common, "--out", str(run), "--set", "per_device_train_batch_size=2"], config=cpu_config)
+    assert launched.returncode == 0, launched.stdout[-2000:] + launched.stderr[-4000:]
+    check_matching_losses("rm zero2", tmp_path / "one", run, 3)
+    check_rank_zero_wrote_and_evaluated(run, launched, 3)
+    shards = sorted(p.name for p in (run / "checkpoint-3" / "global_step3").glob("zero_pp_rank_*_optim_states.pt"))
+    assert shards == ["zero_pp_rank_0_mp_rank_00_optim_states.pt", "zero_pp_rank_1_mp_rank_00_optim_states.pt"]
 
 
 def test_dpo_on_two_processes_with_its_reference_model_trains_as_one(tmp_path):
