@@ -13,6 +13,7 @@ import pytest
 
 from rmbench.errors import DataError
 from rmbench.evals import metrics as m
+from rmbench.evals.rb2_ties import rb2_ties_score
 
 # --------------------------------------------------------------------------------------
 # pairwise_outcome
@@ -95,7 +96,7 @@ TIES_MARGIN = (math.tanh(1.0) + math.tanh(-2.0)) / 2
 
 
 def test_rb2_ties_hand_computed():
-    result = m.rb2_ties_score(TIES_EXAMPLES)
+    result = rb2_ties_score(TIES_EXAMPLES)
     assert result["ref_accuracy"] == pytest.approx(0.5)
     assert result["tied_accuracy"] == pytest.approx(2 / 3)
     assert result["correctness_preferred"] == pytest.approx(1.0)
@@ -113,14 +114,14 @@ def test_rb2_ties_pools_rows_with_the_same_id():
     # tied:1 split over two rows must score exactly as the single row above.
     split = [e for e in TIES_EXAMPLES if e[0] != "tied:1"]
     split += [("tied:1", [4.0], [2.0]), ("tied:1", [4.5], [3.0])]
-    assert m.rb2_ties_score(split)["overall"] == pytest.approx(m.rb2_ties_score(TIES_EXAMPLES)["overall"])
+    assert rb2_ties_score(split)["overall"] == pytest.approx(rb2_ties_score(TIES_EXAMPLES)["overall"])
 
 
 def test_rb2_ties_single_correct_tied_prompt_counts_as_not_preferred():
     # tied:5 has one correct answer: spread undefined -> NaN. Both prompts are accurate
     # (gap 2 > 0), the prompt stays in the denominators: preferred 0, hard 0, margin 0.
     # overall = 0.3 * 1 + 0.3 * 1 + 0 + 0 + 0 = 0.6
-    result = m.rb2_ties_score([("ref:5", [3.0], [1.0]), ("tied:5", [3.0], [1.0])])
+    result = rb2_ties_score([("ref:5", [3.0], [1.0]), ("tied:5", [3.0], [1.0])])
     assert result["correctness_preferred"] == 0.0
     assert result["correctness_preferred_hard"] == 0.0
     assert result["correctness_margin_score"] == 0.0
@@ -131,16 +132,16 @@ def test_rb2_ties_single_correct_tied_prompt_counts_as_not_preferred():
 def test_rb2_ties_zero_spread_follows_numpy_division():
     # Correct answers tied exactly (spread 0) and well above the incorrect one:
     # gap/0 = +inf, tanh(inf) = 1; preferred and hard (1 > 0). overall = 0.3+0.3+0.2+0.2+0.01
-    result = m.rb2_ties_score([("ref:7", [2.0], [0.0]), ("tied:7", [2.0, 2.0], [1.0])])
+    result = rb2_ties_score([("ref:7", [2.0], [0.0]), ("tied:7", [2.0, 2.0], [1.0])])
     assert result["correctness_margin_score"] == pytest.approx(1.0)
     assert result["overall"] == pytest.approx(1.01)
     # Everything equal: 0/0 is NaN -> margin 0; nothing accurate or preferred.
-    flat = m.rb2_ties_score([("ref:8", [2.0], [2.0]), ("tied:8", [2.0, 2.0], [2.0])])
+    flat = rb2_ties_score([("ref:8", [2.0], [2.0]), ("tied:8", [2.0, 2.0], [2.0])])
     assert flat["overall"] == 0.0
 
 
 def test_rb2_ties_without_paired_prompts_is_nan():
-    result = m.rb2_ties_score([("ref:1", [5.0], [1.0])])
+    result = rb2_ties_score([("ref:1", [5.0], [1.0])])
     assert result["ref_accuracy"] == 1.0
     assert result["tied_accuracy"] == 0.0
     assert math.isnan(result["correctness_preferred"])
@@ -148,14 +149,14 @@ def test_rb2_ties_without_paired_prompts_is_nan():
 
 
 def test_rb2_ties_integer_prompt_ids_pair_up():
-    a = m.rb2_ties_score([("ref:12", [5.0], [1.0]), ("tied:012", [4.0, 4.5], [1.0])])
+    a = rb2_ties_score([("ref:12", [5.0], [1.0]), ("tied:012", [4.0, 4.5], [1.0])])
     assert a["n_paired"] == 1
 
 
 @pytest.mark.parametrize("bad_id", ["12", "other:1", "ref:", "tied"])
 def test_rb2_ties_rejects_malformed_ids(bad_id):
     with pytest.raises(DataError):
-        m.rb2_ties_score([(bad_id, [1.0], [0.0])])
+        rb2_ties_score([(bad_id, [1.0], [0.0])])
 
 
 # --------------------------------------------------------------------------------------

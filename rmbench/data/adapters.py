@@ -14,177 +14,15 @@ is not used that way is kept in meta["source_subset"] so no upstream label is lo
 from __future__ import annotations
 
 import re
-from pathlib import PurePath
 from typing import Any
 
+from rmbench.data.adapter_base import Adapter, Record, is_text_list, record_keys
 from rmbench.data.schema import Message, PreferenceExample, SFTExample, UnpairedExample
-from rmbench.data.skips import SkipRecord
 from rmbench.errors import DataError
 
-Example = PreferenceExample | UnpairedExample | SFTExample
-
-DATA_SUFFIXES = (".jsonl.gz", ".json.gz", ".jsonl", ".json", ".parquet", ".csv")
-
-# What each kind of example is, in the words error messages use.
-KIND_NAMES = {
-    "preference": "preference pairs (a prompt with chosen and rejected completions)",
-    "unpaired": "unpaired/KTO data (one completion per prompt with a true/false label)",
-    "sft": "SFT data (one reference completion per prompt, nothing rejected)",
-}
-
-_ROLE_NAMES = {
-    "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"
-}
 _HH_ASSISTANT = "\n\nAssistant:"
 _HH_TURN = re.compile(r"(?:^|\n\n)(Human|Assistant):")
 _HH_ROLES = {"Human": "user", "Assistant": "assistant"}
-
-
-def source_stem(source: str) -> str:
-    """The file (or hub dataset) name without data suffixes: the default subset name."""
-    name = PurePath(source).name
-    for suffix in DATA_SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def _keys(record: dict) -> str:
-    return ", ".join(sorted(map(str, record))) or "none"
-
-
-class _Record:
-    """A raw record with what error messages and defaults need: where it came from, its
-    format, its resolved id and subset."""
-
-    def __init__(self, record: Any, adapter: Adapter, index: int, subset: str | None, source: str | None):
-        self.where = f"{source} record {index}" if source else f"record {index}"
-        if not isinstance(record, dict):
-            default = subset or (adapter.subset_from_stem(source_stem(source)) if source else adapter.name)
-            raise SkipRecord("not-an-object", f"is {type(record).__name__}, expected an object with named fields",
-                             where=self.where, id=f"{default}-{index}")
-        self.data = record
-        self.format = adapter.name
-        column = record.get("subset")
-        use_column = subset is None and adapter.subset_column and isinstance(column, str) and bool(column)
-        if use_column:
-            subset = column
-        elif subset is None:
-            subset = adapter.subset_from_stem(source_stem(source)) if source else adapter.name
-        self.subset = subset
-        self.source_subset = None if use_column else column
-        self.id = str(record["id"]) if record.get("id") is not None else f"{subset}-{index}"
-
-    def skip(self, reason: str, problem: str) -> SkipRecord:
-        """A SkipRecord for this record (raise it): see rmbench.data.skips for the policy."""
-        return SkipRecord(reason, problem, where=self.where, id=self.id)
-
-    def fail(self, problem: str, reason: str = "bad-value") -> SkipRecord:
-        return self.skip(reason, problem)
-
-    def require(self, key: str) -> Any:
-        """The value under `key`; a missing key names itself and the format that wanted it."""
-        if self.data.get(key) is None:
-            raise self.fail(
-                f"missing key {key!r} expected by format {self.format!r} "
-                f"(record has keys: {_keys(self.data)})", "missing-field"
-            )
-        return self.data[key]
-
-    def meta(self, *used: str) -> dict[str, Any]:
-        """Every column the example does not already hold, so nothing upstream is lost."""
-        skip = {*used, "id", "subset"}
-        meta = {key: value for key, value in self.data.items() if key not in skip}
-        if self.source_subset is not None:
-            meta["source_subset"] = self.source_subset
-        return meta
-
-    def message(self, item: Any, key: str) -> Message:
-        """A chat message in either {role, content} or ShareGPT {from, value} spelling."""
-        if not isinstance(item, dict):
-            raise self.fail(f"{key} holds {type(item).__name__}, expected a message object {{role, content}}")
-        role = item.get("role", item.get("from"))
-        content = item.get("content", item.get("value"))
-        if not isinstance(role, str) or role.lower() not in _ROLE_NAMES:
-            raise self.fail(
-                f"unknown role {role!r} in {key}; expected one of human/user, gpt/assistant, system"
-            )
-        if not isinstance(content, str):
-            raise self.fail(f"a message in {key} has {type(content).__name__} content, expected text")
-        return {"role": _ROLE_NAMES[role.lower()], "content": content}
-
-    def messages(self, value: Any, key: str) -> list[Message]:
-        if not isinstance(value, list):
-            raise self.fail(f"{key} is {type(value).__name__}, expected a list of messages")
-        return [self.message(item, key) for item in value]
-
-    def prompt(self, key: str) -> list[Message]:
-        """A prompt given either as plain text (one user turn) or as a list of messages."""
-        value = self.require(key)
-        if isinstance(value, str):
-            return [{"role": "user", "content": value}]
-        return self.messages(value, key)
-
-    def final_reply(self, key: str) -> tuple[list[Message], str]:
-        """Split a conversation into what came before and its final assistant message."""
-        conversation = self.messages(self.require(key), key)
-        if not conversation or conversation[-1]["role"] != "assistant":
-            raise self.fail(f"{key} must end with an assistant message (the completion)", "no-reply")
-        return conversation[:-1], conversation[-1]["content"]
-
-    def completion(self, key: str) -> str:
-        """A completion given either as text or as messages ending with the assistant's reply."""
-        value = self.require(key)
-        return value if isinstance(value, str) else self.final_reply(key)[1]
-
-    def texts(self, key: str) -> list[str]:
-        value = self.require(key)
-        if not isinstance(value, list):
-            raise self.fail(f"{key} is {type(value).__name__}, expected a list of completions")
-        return value
-
-    def label(self, key: str) -> bool:
-        value = self.require(key)
-        if not isinstance(value, bool):
-            raise self.fail(f"{key} is {value!r}, expected true or false")
-        return value
-
-
-class Adapter:
-    """One upstream format: how to recognise its records and map them to examples."""
-
-    name = ""
-    kind = "preference"
-    subset_column = False  # whether the record's `subset` column names the rmbench subset
-
-    def detect(self, record: dict) -> bool:
-        raise NotImplementedError
-
-    def convert(
-        self, record: Any, index: int, subset: str | None = None, source: str | None = None
-    ) -> Example:
-        """Map one record; `source` (file path or hub id) names it in errors and gives the
-        default subset. A record that cannot be interpreted raises SkipRecord (a DataError),
-        which the loader counts instead of failing the whole source."""
-        rec = _Record(record, self, index, subset, source)
-        try:
-            return self.build(rec).validate(rec.where)
-        except SkipRecord as skip:
-            raise skip.located(rec.where, rec.id) from None
-
-    def build(self, rec: _Record) -> Example:
-        raise NotImplementedError
-
-    def subset_from_stem(self, stem: str) -> str:
-        return stem
-
-
-def _is_text_list(value: Any, length: int | None = None) -> bool:
-    return (
-        isinstance(value, list)
-        and all(isinstance(item, str) for item in value)
-        and (length is None or len(value) == length)
-    )
 
 
 class TRLAdapter(Adapter):
@@ -198,13 +36,13 @@ class TRLAdapter(Adapter):
         implicit = isinstance(record.get("chosen"), list) and isinstance(record.get("rejected"), list)
         return has_pair and ("prompt" in record or implicit)
 
-    def build(self, rec: _Record) -> PreferenceExample:
+    def build(self, rec: Record) -> PreferenceExample:
         chosen, rejected = rec.completion("chosen"), rec.completion("rejected")
         prompt = rec.prompt("prompt") if rec.data.get("prompt") is not None else self._implicit_prompt(rec)
         meta = rec.meta("prompt", "chosen", "rejected")
         return PreferenceExample(rec.id, rec.subset, prompt, [chosen], [rejected], meta)
 
-    def _implicit_prompt(self, rec: _Record) -> list[Message]:
+    def _implicit_prompt(self, rec: Record) -> list[Message]:
         """TRL's implicit-prompt form: the turns both conversations share are the prompt."""
         if not isinstance(rec.data["chosen"], list):
             raise rec.fail(
@@ -234,7 +72,7 @@ class RewardBench2Adapter(Adapter):
             "num_correct" in record
         )
 
-    def build(self, rec: _Record) -> PreferenceExample:
+    def build(self, rec: Record) -> PreferenceExample:
         return PreferenceExample(
             rec.id, rec.subset, rec.prompt("prompt"), rec.texts("chosen"), rec.texts("rejected"),
             rec.meta("prompt", "chosen", "rejected"),
@@ -256,12 +94,12 @@ class RMBenchAdapter(Adapter):
 
     def detect(self, record: dict) -> bool:
         return (
-            _is_text_list(record.get("chosen"), self.styles)
-            and _is_text_list(record.get("rejected"), self.styles)
+            is_text_list(record.get("chosen"), self.styles)
+            and is_text_list(record.get("rejected"), self.styles)
             and "num_correct" not in record
         )
 
-    def build(self, rec: _Record) -> PreferenceExample:
+    def build(self, rec: Record) -> PreferenceExample:
         chosen, rejected = rec.texts("chosen"), rec.texts("rejected")
         if len(chosen) != self.styles or len(rejected) != self.styles:
             raise rec.fail(
@@ -285,7 +123,7 @@ class LLMBarAdapter(Adapter):
     def detect(self, record: dict) -> bool:
         return {"input", "output_1", "output_2", "label"} <= record.keys()
 
-    def build(self, rec: _Record) -> PreferenceExample:
+    def build(self, rec: Record) -> PreferenceExample:
         outputs = {1: rec.require("output_1"), 2: rec.require("output_2")}
         label = rec.require("label")
         if isinstance(label, bool) or label not in outputs:
@@ -307,7 +145,7 @@ class HHRLHFAdapter(Adapter):
         transcripts = all(isinstance(text, str) and _HH_ASSISTANT in text for text in sides)
         return transcripts and "prompt" not in record
 
-    def build(self, rec: _Record) -> PreferenceExample:
+    def build(self, rec: Record) -> PreferenceExample:
         chosen_prefix, chosen = self._split(rec, "chosen")
         rejected_prefix, rejected = self._split(rec, "rejected")
         if chosen_prefix != rejected_prefix:
@@ -317,7 +155,7 @@ class HHRLHFAdapter(Adapter):
         prompt, meta = self._turns(rec, chosen_prefix), rec.meta("chosen", "rejected")
         return PreferenceExample(rec.id, rec.subset, prompt, [chosen], [rejected], meta)
 
-    def _split(self, rec: _Record, key: str) -> tuple[str, str]:
+    def _split(self, rec: Record, key: str) -> tuple[str, str]:
         text = rec.require(key)
         if not isinstance(text, str):
             raise rec.fail(f"{key} is {type(text).__name__}, expected a transcript")
@@ -326,7 +164,7 @@ class HHRLHFAdapter(Adapter):
             raise rec.fail(f"{key} transcript has no '\\n\\nAssistant:' turn", "no-reply")
         return text[:cut], text[cut + len(_HH_ASSISTANT):].lstrip()
 
-    def _turns(self, rec: _Record, transcript: str) -> list[Message]:
+    def _turns(self, rec: Record, transcript: str) -> list[Message]:
         # re.split with one group gives [text before the first turn, role, content, role, content, ...]
         parts = _HH_TURN.split(transcript)
         if parts[0].strip():
@@ -349,7 +187,7 @@ class ShareGPTAdapter(Adapter):
             and isinstance(record.get("rejected"), dict)
         )
 
-    def build(self, rec: _Record) -> PreferenceExample:
+    def build(self, rec: Record) -> PreferenceExample:
         prompt = rec.messages(rec.require("conversations"), "conversations")
         system = rec.data.get("system")
         if system:
@@ -359,7 +197,7 @@ class ShareGPTAdapter(Adapter):
             rec.meta("conversations", "system", "chosen", "rejected"),
         )
 
-    def _reply(self, rec: _Record, key: str) -> str:
+    def _reply(self, rec: Record, key: str) -> str:
         message = rec.message(rec.require(key), key)
         if message["role"] != "assistant":
             raise rec.fail(f"{key} comes from {message['role']!r}, expected the assistant (gpt)")
@@ -375,7 +213,7 @@ class KTOAdapter(Adapter):
     def detect(self, record: dict) -> bool:
         return "label" in record and ("messages" in record or {"prompt", "completion"} <= record.keys())
 
-    def build(self, rec: _Record) -> UnpairedExample:
+    def build(self, rec: Record) -> UnpairedExample:
         if "messages" in rec.data:
             prompt, completion = rec.final_reply("messages")
             used: tuple[str, ...] = ("messages", "label")
@@ -398,7 +236,7 @@ class AlpacaAdapter(Adapter):
             or "messages" in record
         )
 
-    def build(self, rec: _Record) -> SFTExample:
+    def build(self, rec: Record) -> SFTExample:
         if "messages" in rec.data:
             prompt, completion = rec.final_reply("messages")
             used: tuple[str, ...] = ("messages",)
@@ -410,7 +248,7 @@ class AlpacaAdapter(Adapter):
             used = ("instruction", "input", "output", "system", "history")
         return SFTExample(rec.id, rec.subset, prompt, completion, rec.meta(*used))
 
-    def _alpaca(self, rec: _Record) -> list[Message]:
+    def _alpaca(self, rec: Record) -> list[Message]:
         """LLaMA-Factory's Alpaca form: optional system text and [question, answer] history."""
         instruction, extra = rec.require("instruction"), rec.data.get("input")
         prompt: list[Message] = []
@@ -461,7 +299,7 @@ def detect_format(record: Any, where: str = "record") -> str:
     name = match_format(record)
     if name is None:
         raise DataError(
-            f"{where}: matches no known format (record has keys: {_keys(record)}); "
+            f"{where}: matches no known format (record has keys: {record_keys(record)}); "
             f"known formats: {', '.join(FORMATS)}; pass --format to choose one"
         )
     return name

@@ -19,14 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from rmbench.data.adapters import (
-    DATA_SUFFIXES,
-    KIND_NAMES,
-    Example,
-    detect_format,
-    get_adapter,
-    match_format,
-)
+from rmbench.data.adapter_base import DATA_SUFFIXES, KIND_NAMES, Example
+from rmbench.data.adapters import detect_format, get_adapter, match_format
 from rmbench.data.schema import PreferenceExample, SFTExample, UnpairedExample
 from rmbench.data.skips import SkipLog, SkipRecord
 from rmbench.errors import DataError

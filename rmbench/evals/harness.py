@@ -16,7 +16,7 @@ import numpy as np
 from rmbench.data.schema import PreferenceExample
 from rmbench.data.suite_formats import METRIC_KEY
 from rmbench.errors import DataError, RmbenchError
-from rmbench.evals import metrics, suite_metrics
+from rmbench.evals import metrics, rb2_ties, suite_metrics
 from rmbench.evals.suites import Suite
 from rmbench.scoring.engine import EngineResult
 
@@ -92,7 +92,7 @@ def _scored_subset(name, metric, idx, examples, scored: EngineResult):
         result = metrics.rm_bench_matrix(np.array(chosen), np.array(rejected))
         return _matrix_parts(result)
     if metric == "rb2_ties":
-        result = metrics.rb2_ties_score([(examples[i].id, c, r) for i, c, r in zip(idx, chosen, rejected)])
+        result = rb2_ties.rb2_ties_score([(examples[i].id, c, r) for i, c, r in zip(idx, chosen, rejected)])
         correct = [float(result["per_example"][examples[i].id]) for i in idx]
         ties = [metrics.pairwise_outcome(c, r)[1] for c, r in zip(chosen, rejected)]
         extra = {k: v for k, v in result.items() if k not in ("overall", "per_example")}

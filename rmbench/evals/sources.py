@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from rmbench.data import SkipLog, load_preferences
-from rmbench.data.adapters import source_stem
+from rmbench.data.adapter_base import source_stem
 from rmbench.data.loading import UniqueIds, data_files
 from rmbench.data.schema import PreferenceExample
 from rmbench.errors import DataError, RmbenchError

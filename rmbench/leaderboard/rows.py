@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from rmbench.errors import DataError
-from rmbench.evals import metrics, suite_metrics
+from rmbench.evals import metrics, rb2_ties, suite_metrics
 from rmbench.scoring.judging import comparison_outcome
 
 SCORES_FILE = "scores.jsonl"
@@ -153,7 +153,7 @@ def _check_ties(scores: Path, rows: list[dict], subsets: dict, lines: dict) -> N
             continue
         members = [row for row in rows if row["subset"] == name]
         try:
-            result = metrics.rb2_ties_score([(str(r["id"]), r["chosen_scores"], r["rejected_scores"])
+            result = rb2_ties.rb2_ties_score([(str(r["id"]), r["chosen_scores"], r["rejected_scores"])
                                              for r in members])
         except (KeyError, TypeError, ValueError, DataError) as err:
             raise DataError(f"{scores} (subset {name}): the Ties rows have no usable scores ({err}); {_RERUN}") \

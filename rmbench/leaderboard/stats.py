@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from rmbench.errors import DataError, RmbenchError, SuiteError
-from rmbench.evals import metrics
+from rmbench.evals import metrics, rb2_ties
 from rmbench.evals.harness import headline
 from rmbench.evals.suites import Suite, load_suite
 from rmbench.leaderboard.records import AD_HOC_SUITES, SCORES_FILE, Entry, Group
@@ -256,7 +256,7 @@ class _MeanUnits:
 
 class _TiesUnits:
     """RewardBench 2 Ties: a prompt is its "ref:" and "tied:" rows together, and the score
-    (accuracy plus margin terms) is recomputed by metrics.rb2_ties_score per resample."""
+    (accuracy plus margin terms) is recomputed by rb2_ties.rb2_ties_score per resample."""
 
     metric = "rb2_ties"
 
@@ -271,7 +271,7 @@ class _TiesUnits:
         # Each drawn prompt gets a fresh id so a prompt drawn twice counts twice.
         rows = [(f"{kind}:{k}", chosen, rejected) for k, p in enumerate(order) for kind, chosen, rejected
                 in self.prompts[p]]
-        return {"accuracy": float(metrics.rb2_ties_score(rows)["overall"]), "metric": self.metric, "n": self.size}
+        return {"accuracy": float(rb2_ties.rb2_ties_score(rows)["overall"]), "metric": self.metric, "n": self.size}
 
     def point(self) -> dict:
         return self._score(range(self.size))
