@@ -134,3 +134,15 @@ def test_a_run_folder_gives_one_section_per_record(tmp_path):
 def test_nothing_to_report_is_one_line(tmp_path):
     result = report(tmp_path, "--out", tmp_path / "x.html")
     assert result.exit_code == 2 and "no results.json" in result.output
+
+
+def test_a_partial_record_is_never_reported_under_the_bare_suite_name(tmp_path):
+    data = pairs_file(tmp_path / "pairs.jsonl")
+    out = tmp_path / "record"
+    result = runner.invoke(app, ["eval", "--reward", "baseline:length", "--data", str(data), "--limit", "10",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = tmp_path / "report.html"
+    assert report(out, "--out", page).exit_code == 0
+    assert "(partial: --limit 10)" in page.with_suffix(".md").read_text()
+    assert "(partial: --limit 10)" in page.read_text()

@@ -245,7 +245,7 @@ def group_entries(entries: list[Entry], suite: str | None = None, split_versions
     for entry in entries:
         info = entry.record["suite"]
         data = tuple(sorted(str(s["sha256"]) for s in entry.record["data"]))
-        partial = _partial_label(entry.record)
+        partial = partial_label(entry.record)
         key = (info["name"], str(info["version"]), data, partial)
         group = groups.get(key)
         if group is None:
@@ -264,7 +264,7 @@ def group_entries(entries: list[Entry], suite: str | None = None, split_versions
     return sorted(groups.values(), key=lambda g: (g.suite, g.version, g.data, g.partial_label or ""))
 
 
-def _partial_label(record: dict) -> str | None:
+def partial_label(record: dict) -> str | None:
     """The label of a record that covers part of its suite, else None. Records written before
     rmbench kept "partial" say it through their --limit."""
     if "partial" in record:

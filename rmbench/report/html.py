@@ -63,7 +63,7 @@ def to_html(reports: list[RecordReport]) -> str:
 def _record(n: int, r: RecordReport) -> str:
     rec = r.record
     out = [f'<section id="record-{n}"><h2>{esc(r.label)}</h2>',
-           f'<p class="meta">suite {esc(rec["suite"]["name"])} v{esc(rec["suite"]["version"])} '
+           f'<p class="meta">suite {esc(r.suite_name)} v{esc(rec["suite"]["version"])} '
            f'({esc(rec["suite"]["score_rule"])}), model kind {esc(rec["model"].get("kind", "?"))}, '
            f'{len(r.rows)} examples, {r.analysis["comparisons"]} comparisons, made {esc(rec.get("created", "?"))}<br>'
            f'record: {esc(r.path)}</p>']

@@ -15,7 +15,7 @@ from pathlib import Path
 from rmbench.data.schema import PreferenceExample
 from rmbench.errors import DataError
 from rmbench.evals.analysis import analyze, attach_lengths
-from rmbench.leaderboard.records import find_records, load_entry, read_record
+from rmbench.leaderboard.records import find_records, load_entry, partial_label, read_record
 
 
 @dataclass
@@ -26,6 +26,11 @@ class RecordReport:
     rows: list[dict]
     analysis: dict
     examples: dict[tuple[str, str], PreferenceExample] | None  # (subset, id) -> example, with texts only
+
+    @property
+    def suite_name(self) -> str:
+        """The suite as this record may be called: a partial run never wears the bare name."""
+        return partial_label(self.record) or self.record["suite"]["name"]
 
     @property
     def judged(self) -> bool:

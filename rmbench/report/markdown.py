@@ -12,7 +12,7 @@ def to_markdown(reports: list[RecordReport]) -> str:
     for r in reports:
         rec, a = r.record, r.analysis
         lines = [f"## {md_escape(r.label)}", "",
-                 f"Suite {md_escape(rec['suite']['name'])} v{md_escape(rec['suite']['version'])}, "
+                 f"Suite {md_escape(r.suite_name)} v{md_escape(rec['suite']['version'])}, "
                  f"{len(r.rows)} examples, {a['comparisons']} comparisons. Headline: **{pct(rec.get('score'))}**.", "",
                  "| Subset | n | Accuracy [95% CI] | Truncated | Ties |", "|:---|---:|---:|---:|---:|"]
         for name, s in rec["subsets"].items():
