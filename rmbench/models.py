@@ -8,7 +8,9 @@ rmbench cache; later loads take a fraction of a second.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -313,3 +315,23 @@ def require_chat_template(tokenizer, source: str, why: str) -> None:
     if not getattr(tokenizer, "chat_template", None):
         raise ModelError(f"{source} has no chat template; {why}: give the tokenizer one (tokenizer.chat_template) "
                          "before training")
+
+
+def kv_cache(out) -> Any:
+    """The KV cache a forward pass returned: transformers 5.24 names it `cache`, earlier 5.x
+    releases `past_key_values` (still readable, deprecated)."""
+    cache = getattr(out, "cache", None)
+    return out.past_key_values if cache is None else cache
+
+
+def with_kv_cache(model, cache) -> dict:
+    """The keyword that hands `cache` back to `model.forward`, by the name this transformers
+    release takes (`cache` from 5.24, else `past_key_values`): no deprecation warning on
+    every evaluation, and the same code on every 5.x."""
+    return {_cache_keyword(type(model)): cache}
+
+
+@functools.cache
+def _cache_keyword(model_class: type) -> str:
+    forward = inspect.signature(model_class.forward).parameters
+    return "cache" if "cache" in forward else "past_key_values"

@@ -299,7 +299,7 @@ class PolicyModel:
         ids, attention, positions = ids.to(self.device), attention.to(self.device), positions.to(self.device)
         keep = {"logits_to_keep": 1} if self._keeps_logits else {}
         out = model(input_ids=ids, attention_mask=attention, position_ids=positions, use_cache=True, **keep)
-        past, logits = out.past_key_values, out.logits[:, -1]
+        past, logits = models.kv_cache(out), out.logits[:, -1]
         next_position = positions[:, -1:] + 1
         stop = torch.tensor(sorted(self.stop_ids), device=self.device)
         draws = torch.from_numpy(uniforms).to(self.device) if uniforms is not None else None
@@ -319,8 +319,8 @@ class PolicyModel:
             tokens = torch.where(finished, torch.full_like(tokens, pad), tokens)  # finished rows idle on padding
             attention = torch.cat([attention, torch.ones((count, 1), dtype=attention.dtype, device=self.device)], 1)
             out = model(input_ids=tokens[:, None], attention_mask=attention, position_ids=next_position,
-                        past_key_values=past, use_cache=True)
-            past, logits = out.past_key_values, out.logits[:, -1]
+                        use_cache=True, **models.with_kv_cache(model, past))
+            past, logits = models.kv_cache(out), out.logits[:, -1]
             next_position = next_position + 1
         return list(zip(sampled, stopped))
 

@@ -240,7 +240,7 @@ def _prompt_state(model, prompt: list[int], device):
     if _accepts_logits_to_keep(model):
         inputs["logits_to_keep"] = 1
     out = model(**inputs)
-    return out.past_key_values, out.logits[0, -1]
+    return models.kv_cache(out), out.logits[0, -1]
 
 
 @torch.inference_mode()
@@ -256,7 +256,8 @@ def _completion_logps(model, state, rows: list[list[int]], pad_id: int, device) 
         ids[n, : len(r)] = torch.tensor(r)
         completion_mask[n, : len(r)] = 1
     attention = torch.cat([torch.ones((len(rows), prompt_len), dtype=torch.long), completion_mask], dim=1)
-    out = model(input_ids=ids.to(device), attention_mask=attention.to(device), past_key_values=cache, use_cache=True)
+    out = model(input_ids=ids.to(device), attention_mask=attention.to(device), use_cache=True,
+                **models.with_kv_cache(model, cache))
     # the prompt's last position predicts the first completion token; completion position t predicts t+1
     first = torch.log_softmax(last_logits.float(), dim=-1)[[r[0] for r in rows]]
     targets = torch.zeros_like(ids)

@@ -192,7 +192,7 @@ def sample(policy, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_ne
             break
         attention_mask = torch.cat([attention_mask, torch.ones_like(attention_mask[:, :1])], dim=1)
         out = policy(input_ids=token[:, None], attention_mask=attention_mask, position_ids=next_position,
-                     past_key_values=out.past_key_values, use_cache=True)
+                     use_cache=True, **models.with_kv_cache(policy, models.kv_cache(out)))
         next_position = next_position + 1
     tokens = torch.stack(tokens, dim=1)
     return (tokens, torch.stack(logprobs, dim=1)) if return_logprobs else tokens
