@@ -182,6 +182,7 @@ def claim_out(out: Path | None, identity: dict, *, inputs: Iterable[str | Path] 
     out = Path(out)
     shown = f"{flag} {out}"
     _refuse_overlap(out, inputs, data_inputs, shown)
+    created = not out.exists()
     make_out_folder(out, shown, "results.json and scores.jsonl")
     for name, want_dir in ((RESULTS_FILE, False), (SCORES_FILE, False), (CACHE_DIR, True)):
         path = out / name
@@ -214,6 +215,20 @@ def claim_out(out: Path | None, identity: dict, *, inputs: Iterable[str | Path] 
             atomic_write(out / OWNER_FILE, [json.dumps({"identity": identity, "results": after}) + "\n"])
     finally:
         lock.close()
+        if created and not (out / RESULTS_FILE).exists():
+            _remove_if_only_lock(out)
+
+
+def _remove_if_only_lock(out: Path) -> None:
+    """A run that failed before writing anything leaves no empty folder behind (the battery
+    lists unreachable suites; their folders would only mislead). Only a folder this run
+    created, and only when nothing but the lock is in it: a score cache stays for resuming."""
+    try:
+        if [p.name for p in out.iterdir()] == [LOCK_FILE]:
+            (out / LOCK_FILE).unlink()
+            out.rmdir()
+    except OSError:
+        pass  # something appeared meanwhile, or the folder went: either way nothing of ours to tidy
 
 
 def _stamp(path: Path) -> list[int] | None:

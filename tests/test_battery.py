@@ -105,7 +105,8 @@ def test_unreachable_suites_are_listed_with_why(tmp_path):
     assert set(summary["unreachable"]) == {"rmb", "llmbar"}
     assert "rmb is absent, and its manifest names no hub id" in summary["unreachable"]["rmb"]
     assert "RMB_dataset" in summary["unreachable"]["rmb"]
-    assert "unreachable" in result.output and not (tmp_path / "out" / "rmb").exists()
+    assert "unreachable" in result.output
+    assert not (tmp_path / "out" / "rmb").exists() and not (tmp_path / "out" / "llmbar").exists()  # no empty folders
 
 
 def test_one_model_load_and_one_cache_across_suites(tmp_path, tiny_rm, monkeypatch):

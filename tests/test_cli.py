@@ -262,3 +262,19 @@ def test_leaderboard_refuses_a_record_whose_scores_file_was_swapped(pairs_file, 
     (tmp_path / "a" / "scores.jsonl").write_bytes((tmp_path / "b" / "scores.jsonl").read_bytes())
     result = runner.invoke(app, ["leaderboard", str(tmp_path / "a"), str(tmp_path / "c")])
     assert_user_error(result, "a/scores.jsonl", "sha256")
+
+
+def test_a_run_that_fails_before_writing_leaves_no_empty_out_folder(tmp_path):
+    data = tmp_path / "pairs.jsonl"
+    data.write_text('{"prompt": "q", "chosen": "a", "rejected": "b"}\n{"prompt": 1}\n')
+    out = tmp_path / "new" / "out"
+    result = CliRunner().invoke(app, ["eval", "--reward", "baseline:length", "--data", str(data), "--strict",
+                                      "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert not out.exists()  # created by this run, holding only its lock: removed again
+    kept = tmp_path / "mine"
+    (kept / "notes.txt").parent.mkdir()
+    (kept / "notes.txt").write_text("the user's")
+    assert CliRunner().invoke(app, ["eval", "--reward", "baseline:length", "--data", str(data), "--strict",
+                                    "--out", str(kept)]).exit_code == 2
+    assert (kept / "notes.txt").read_text() == "the user's"  # a folder it did not create is never touched
