@@ -355,8 +355,7 @@ class FakeJudgeServer(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def server():
+def _serve_fake_judge():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeJudgeServer)
     httpd.state = {"lock": threading.Lock(), "seen": [], "attempts": Counter()}
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -364,6 +363,11 @@ def server():
     yield httpd
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    yield from _serve_fake_judge()
 
 
 def base_url(httpd, prefix: str = "") -> str:
@@ -553,13 +557,7 @@ def test_a_served_judge_under_policy_leaves_the_local_policys_settings_to_it(ser
 @pytest.fixture
 def elsewhere():
     """A second server on another port: where a redirect points. It records every header."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeJudgeServer)
-    httpd.state = {"lock": threading.Lock(), "seen": [], "attempts": Counter()}
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    yield from _serve_fake_judge()
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
