@@ -31,6 +31,7 @@ class ModelOptions:
     engine: str | None = None  # reward servers: vllm or sglang
     tokenizer: str | None = None  # reward servers: the tokenizer that formats texts
     concurrency: int | None = None  # servers: requests in flight per server
+    compile: bool | None = None  # classifier reward models: torch.compile the network (slow start, faster batches)
 
     def kwargs(self) -> dict[str, Any]:
         """The options as keyword arguments, those left unset (None) out: every loader keeps

@@ -15,6 +15,7 @@ from rmbench.errors import ModelError, RmbenchError
 from rmbench.scoring.base import Item, ScoredBatch, Scorer, gives_outcomes
 from rmbench.scoring.baselines import BASELINES, BagOfWordsBaseline, LengthBaseline, RandomBaseline
 from rmbench.scoring.judge import build_judge
+from rmbench.scoring.remote import REMOTE_OPTIONS, build_remote_scorer, remote_engine
 
 __all__ = ["Item", "ScoredBatch", "Scorer", "build_scorer", "gives_outcomes"]
 
@@ -43,6 +44,11 @@ def build_scorer(reward: str | None = None, *, judge: str | None = None, ref: st
     """The scorer for these flags; a pairwise judge is returned as a judge (see scoring.judging)."""
     if (reward is None) == (judge is None):
         raise RmbenchError("name what to evaluate: --reward CHECKPOINT or --judge MODEL (one of them)")
+    compile = bool(model_options.pop("compile", None))
+    if compile and (judge is not None or ref is not None or reward.startswith("baseline:")
+                    or remote_engine(reward, model_options.get("engine"))):
+        raise RmbenchError("--compile applies to sequence-classifier reward models (--reward CHECKPOINT, no --ref); "
+                           "drop it for judges, implicit rewards, baselines and servers")
     if judge is not None:
         given = {"--ref": ref, "--beta": beta, "--length-normalize": length_normalize,
                  "--baseline-train": baseline_train, "--allow-random-head": allow_random_head or None}
@@ -51,8 +57,6 @@ def build_scorer(reward: str | None = None, *, judge: str | None = None, ref: st
             raise RmbenchError(f"{wrong[0]} applies to --reward checkpoints, not to a judge ({judge})")
         return build_judge(judge, url=judge_url, mode=judge_mode, template=judge_template, seed=seed,
                            **model_options)
-    from rmbench.scoring.remote import REMOTE_OPTIONS, build_remote_scorer, remote_engine
-
     if remote_engine(reward, model_options.get("engine")):
         if ref is not None or allow_random_head or beta is not None or length_normalize is not None:
             raise RmbenchError(f"{reward} is a reward server: --ref, --beta, --length-normalize and "
@@ -72,6 +76,9 @@ def build_scorer(reward: str | None = None, *, judge: str | None = None, ref: st
         model_options["chat_template"] = meta["chat_template"]  # as it was trained (e.g. raw for encoders)
     if ref is None and spec.get("kind") == "implicit":
         ref = spec.get("reference") or NO_REF
+        if compile:
+            raise RmbenchError(f"--compile applies to sequence-classifier reward models; {reward} is scored by "
+                               "its implicit (DPO) reward: drop --compile")
     if ref is not None:
         from rmbench.scoring.implicit import ImplicitRewardScorer
 
@@ -95,4 +102,4 @@ def build_scorer(reward: str | None = None, *, judge: str | None = None, ref: st
                          f"--judge {reward}")
     from rmbench.scoring.classifier import ClassifierScorer
 
-    return ClassifierScorer(reward, seed=seed, allow_random_head=allow_random_head, **model_options)
+    return ClassifierScorer(reward, seed=seed, allow_random_head=allow_random_head, compile=compile, **model_options)

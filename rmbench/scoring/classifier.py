@@ -4,7 +4,8 @@ The reward is read from the hidden state of each sequence's last real token, fou
 the attention mask, and passed through the model's own head. transformers' built-in
 pooling instead looks for the last token that is not the pad id, which reads the wrong
 position whenever pad == EOS and the template ends in EOS: the classic source of scores
-that change with batch size.
+that change with batch size. Batches are right-padded, so a causal decoder runs without a
+mask (runtime.attends_causally) and, with --compile, as one compiled graph.
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ from rmbench import models
 from rmbench.errors import ModelError
 from rmbench.scoring.base import Item, ScoredBatch
 from rmbench.scoring.batching import plan_batches
-from rmbench.scoring.runtime import default_batch_tokens, dtype_name, model_max_length, pick_device, pick_dtype
+from rmbench.scoring.runtime import (
+    attends_causally,
+    compile_module,
+    default_batch_tokens,
+    dtype_name,
+    model_max_length,
+    pick_device,
+    pick_dtype,
+    run_compiled,
+)
 
 
 class ClassifierScorer:
@@ -29,7 +39,7 @@ class ClassifierScorer:
     def __init__(self, source: str, *, dtype: str = "auto", device: str = "auto",
                  chat_template: str | None = None, max_length: int | None = None,
                  batch_tokens: int | None = None, allow_random_head: bool = False,
-                 trust_remote_code: bool = False, seed: int = 0):
+                 trust_remote_code: bool = False, seed: int = 0, compile: bool = False):
         self.name = source
         self.source = source
         self.seed = seed
@@ -54,9 +64,15 @@ class ClassifierScorer:
         self.batch_tokens = batch_tokens or default_batch_tokens(self.device)
         head = getattr(model, "score", None)
         self._gather_head = isinstance(head, torch.nn.Linear) and hasattr(model, model.base_model_prefix)
+        # Without the mask only where the pooled position is ours to pick (the gathered head): the
+        # model's own pooling looks for the pad id, which needs no mask but trusts pad != EOS.
+        self._unmasked = self._gather_head and attends_causally(model)
+        network = getattr(model, model.base_model_prefix) if self._gather_head else model
+        self.compiled = compile
+        self._network = compile_module(network) if compile else network
         self._fingerprint = hashlib.sha256(
             f"{models.fingerprint(resolved)}:{dtype_name(self.dtype)}:{self.template_mode}:{self.max_length}:"
-            f"{seed if self.random_head else ''}".encode()).hexdigest()[:16]
+            f"{seed if self.random_head else ''}{':compiled' if compile else ''}".encode()).hexdigest()[:16]
 
     def fingerprint(self) -> str:
         return self._fingerprint
@@ -65,7 +81,7 @@ class ClassifierScorer:
         return {"name": self.name, "kind": self.kind, "source": self.source, "fingerprint": self._fingerprint,
                 "architecture": type(self.model).__name__, "dtype": dtype_name(self.dtype),
                 "device": str(self.device), "chat_template": self.template_mode, "max_length": self.max_length,
-                "batch_tokens": self.batch_tokens, "random_head": self.random_head}
+                "batch_tokens": self.batch_tokens, "random_head": self.random_head, "compiled": self.compiled}
 
     def _token_ids(self, items: Sequence[Item]) -> tuple[list[list[int]], list[bool]]:
         token_ids = formatting.tokenize_conversations(
@@ -100,13 +116,13 @@ class ClassifierScorer:
             input_ids[n, : len(row)] = torch.tensor(row)
             attention[n, : len(row)] = 1
         input_ids, attention = input_ids.to(self.device), attention.to(self.device)
+        mask = None if self._unmasked else attention
+        out = run_compiled(self._network, self.source, input_ids=input_ids, attention_mask=mask)
         if self._gather_head:
-            backbone = getattr(self.model, self.model.base_model_prefix)
-            hidden = backbone(input_ids=input_ids, attention_mask=attention).last_hidden_state
             last = attention.sum(dim=1) - 1
-            logits = self.model.score(hidden[torch.arange(len(rows), device=self.device), last])
+            logits = self.model.score(out.last_hidden_state[torch.arange(len(rows), device=self.device), last])
         else:
-            logits = self.model(input_ids=input_ids, attention_mask=attention).logits
+            logits = out.logits
         logits = logits.float()
         rewards = logits[:, 0] if logits.shape[-1] == 1 else logits[:, 1] - logits[:, 0]
         return rewards.cpu().tolist()
