@@ -177,3 +177,40 @@ def test_overwrite_replaces_a_run_keeps_other_folders_and_resume_ignores_stray_c
     resumed = runner.invoke(app, [*common, "--resume", "--set", "max_steps=4"])
     assert resumed.exit_code == 0, resumed.output
     assert (run / "checkpoint-4" / "rmbench.json").is_file() and (run / "checkpoint-old" / "README").is_file()
+
+
+# --strict: a training record the loader would skip stops the run before anything is written. Each method
+# family reaches the loaders by its own path (pairs as SFT's chosen answers, pairs split for KTO, prompts
+# for the online methods and rmbench's PPO), and a fallback loader must never hide the refusal.
+STRICT_METHODS = [
+    ("rm", "rm", []),
+    ("dpo", "lm", []),
+    ("sft", "lm", []),
+    ("kto", "lm", []),
+    ("grpo", "lm", ["--set", "reward_fn=tests.test_online:count_fox"]),
+    ("ppo", "lm", ["--set", "reward_fn=tests.test_online:count_fox"]),
+]
+
+
+@pytest.mark.parametrize("before", [None, "run"], ids=["fresh-out", "overwrite-a-run"])
+@pytest.mark.parametrize(("method", "model", "extra"), STRICT_METHODS, ids=[m[0] for m in STRICT_METHODS])
+def test_strict_refuses_a_malformed_training_record_and_changes_nothing(method, model, extra, before, models,
+                                                                        tmp_path):
+    rows = [dict(row) for row in PAIRS]
+    rows[3]["chosen"] = 5  # a completion that is neither text nor messages
+    data = write_jsonl(tmp_path / "pairs.jsonl", rows)
+    out = tmp_path / "run"
+    if before == "run":
+        fake_run(out, method, str(models[model]))
+        extra = [*extra, "--overwrite"]
+    before_state = snapshot(tmp_path)
+
+    result = runner.invoke(app, ["train", method, "--model", str(models[model]), "--data", str(data), "--out",
+                                 str(out), "--no-progress", "--strict", *extra])
+
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    assert "pairs.jsonl record 3" in lines[0] and "reason: bad-value" in lines[0], lines[0]
+    assert "without --strict" in lines[0] and "Traceback" not in result.output
+    assert snapshot(tmp_path) == before_state  # no run folder made, and a finished run left whole

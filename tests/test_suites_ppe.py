@@ -137,15 +137,15 @@ def coarse_scores(seed: int):
 
 # ---- human preference ---------------------------------------------------------------------
 
-def test_human_file_loads_decisive_battles_by_language_and_skips_ties(tmp_path):
+def test_human_file_loads_decisive_battles_by_language_and_excludes_ties(tmp_path):
     rows = human_rows(12)
     write_human(tmp_path / "data", rows)
     result = runner.invoke(app, ["eval", "--reward", "baseline:length", "--suite", "ppe-human", "--data-root",
                                  str(tmp_path / "data"), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert record["skipped"]["by_reason"] == {"tie": 6}
-    assert sorted(record["skipped"]["ids"]) == sorted(r["question_id"] for r in rows if r["winner"].startswith("tie"))
+    assert record["excluded"]["by_reason"] == {"tie": 6} and record["skipped"]["count"] == 0
+    assert sorted(record["excluded"]["ids"]) == sorted(r["question_id"] for r in rows if r["winner"].startswith("tie"))
     assert sorted(record["subsets"]) == ["Chinese", "English", "German"]
     assert sum(s["n"] for s in record["subsets"].values()) == 6
 
@@ -245,7 +245,7 @@ def test_a_perfect_reward_model_picks_a_correct_response_whenever_one_is_drawn()
         [0.4, 1 - 3 / 10, 1 - 1 / 10, 1.0, 1.0])
 
 
-def test_prompts_without_a_pair_are_skipped_and_best_of_k_uses_the_rest(tmp_path):
+def test_prompts_without_a_pair_are_excluded_and_best_of_k_uses_the_rest(tmp_path):
     files = write_correctness(tmp_path / "data", per_benchmark=3, k=32)
     rows = files["gpqa"]
     rows[0]["scores"] = [False] * 32
@@ -255,8 +255,8 @@ def test_prompts_without_a_pair_are_skipped_and_best_of_k_uses_the_rest(tmp_path
                                  str(tmp_path / "data"), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert record["skipped"]["by_reason"] == {"no-correct": 1, "no-incorrect": 1}
-    assert sorted(record["skipped"]["ids"]) == sorted(f"{r['question_id']}:{r['model_name']}" for r in rows[:2])
+    assert record["excluded"]["by_reason"] == {"no-correct": 1, "no-incorrect": 1}
+    assert sorted(record["excluded"]["ids"]) == sorted(f"{r['question_id']}:{r['model_name']}" for r in rows[:2])
     gpqa = record["subsets"]["gpqa"]
     assert gpqa["n"] == 1 and len(gpqa["best_of_k"]) == 32
     assert gpqa["best_of_k"][0] == pytest.approx(sum(rows[2]["scores"]) / 32)

@@ -152,7 +152,8 @@ def _convert(
             first = first or skip
             log.add(skip)
     if not examples and first is not None:
-        raise DataError(f"{first}; every record of {origin} was skipped for a reason like this one "
+        left_out = "left out (skipped, or excluded by the benchmark's rules)" if first.excluded else "skipped"
+        raise DataError(f"{first}; every record of {origin} was {left_out} for a reason like this one "
                         f"(is it the right file and --format?)")
     return examples
 

@@ -3,15 +3,17 @@
 - Human preference (lmarena-ai/PPE-Human-Preference-V1): one Chatbot Arena battle per row,
   question_id, prompt, response_1 / response_2 (the answers of model_a / model_b), winner
   "model_a" | "model_b" | "tie" | "tie (bothbad)", language, category flags. The winner's
-  response is chosen. PPE scores decisive battles only, so a tie is skipped under its own
-  reason ("tie") and counted; a winner outside those four values is skipped as "bad-label".
+  response is chosen. PPE scores decisive battles only, so a tie is excluded by that rule
+  (reason "tie": counted and listed under "excluded", never an error under --strict); a
+  winner outside those four values is malformed and skipped as "bad-label".
   The subset is the battle's language (PPE breaks accuracy down by it).
 - Correctness (lmarena-ai/PPE-{MMLU-Pro,MATH,GPQA,IFEval,MBPP-Plus}-Best-of-K): one prompt
   per row with response_1 .. response_N and `scores`, N booleans (response_i is correct when
   scores[i-1] is true), plus question_id, model_name (the model that sampled them) and
   benchmark columns. The correct responses become the chosen completions and the incorrect
   ones the rejected; their original positions are kept in meta. A row with no correct or no
-  incorrect response has no pair to compare and is skipped ("no-correct" / "no-incorrect").
+  incorrect response is well formed but has no pair to compare: excluded ("no-correct" /
+  "no-incorrect"), as a tie is. Malformed `scores` (not booleans, not one per response) are skips.
 
 Registered through rmbench.data.suite_formats.register (tried before the generic formats).
 """
@@ -22,6 +24,7 @@ from typing import Any
 
 from rmbench.data.adapters import Adapter
 from rmbench.data.schema import PreferenceExample
+from rmbench.data.skips import ExcludeRecord
 from rmbench.data.suite_formats import METRIC_KEY, register
 
 PPE_WINNERS = {"model_a": 0, "model_b": 1}
@@ -33,6 +36,11 @@ def _text(rec, key: str) -> str:
     if not isinstance(value, str):
         raise rec.skip("bad-value", f"{key} is {type(value).__name__}, expected text")
     return value
+
+
+def _exclude(rec, reason: str, detail: str) -> ExcludeRecord:
+    """A well-formed record PPE's rules leave out of its score (see rmbench.data.skips)."""
+    return ExcludeRecord(reason, detail, where=rec.where, id=rec.id)
 
 
 def _own_id(rec, *keys: str) -> None:
@@ -58,18 +66,18 @@ class PPEHumanAdapter(Adapter):
     def build(self, rec) -> PreferenceExample:
         _own_id(rec, "question_id")
         winner = rec.data.get("winner")
-        if winner in PPE_TIES:
-            raise rec.skip("tie", f"winner is {winner!r}: PPE scores decisive battles only")
-        if winner not in PPE_WINNERS:
+        if not isinstance(winner, str) or winner not in (*PPE_WINNERS, *PPE_TIES):
             raise rec.skip("bad-label", f"winner is {winner!r}, expected 'model_a', 'model_b', 'tie' or "
                                         "'tie (bothbad)'")
-        responses = [_text(rec, "response_1"), _text(rec, "response_2")]
+        # A malformed battle is a skip (an error under --strict) even when it is a tie.
+        prompt, responses = rec.prompt("prompt"), [_text(rec, "response_1"), _text(rec, "response_2")]
+        if winner in PPE_TIES:
+            raise _exclude(rec, "tie", f"winner is {winner!r}: PPE scores decisive battles only")
         chosen = PPE_WINNERS[winner]
         loser = ("model_a", "model_b")[1 - chosen]
         meta = {**rec.meta("prompt", "response_1", "response_2"), METRIC_KEY: "ppe_human",
                 "chosen_model": rec.data.get(winner), "rejected_model": rec.data.get(loser)}
-        return PreferenceExample(rec.id, rec.subset, rec.prompt("prompt"), [responses[chosen]],
-                                 [responses[1 - chosen]], meta)
+        return PreferenceExample(rec.id, rec.subset, prompt, [responses[chosen]], [responses[1 - chosen]], meta)
 
 
 class PPECorrectnessAdapter(Adapter):
@@ -94,10 +102,10 @@ class PPECorrectnessAdapter(Adapter):
             (correct if label else incorrect).append(text)
             (correct_at if label else incorrect_at).append(i)
         if not correct:
-            raise rec.skip("no-correct", f"none of the {len(labels)} responses is correct: no correct/incorrect "
+            raise _exclude(rec, "no-correct", f"none of the {len(labels)} responses is correct: no correct/incorrect "
                                          "pair to compare")
         if not incorrect:
-            raise rec.skip("no-incorrect", f"all {len(labels)} responses are correct: no correct/incorrect "
+            raise _exclude(rec, "no-incorrect", f"all {len(labels)} responses are correct: no correct/incorrect "
                                            "pair to compare")
         used = ("prompt", "scores", *(f"response_{i}" for i in range(1, len(labels) + 1)))
         meta = {**rec.meta(*used), METRIC_KEY: "ppe_correctness", "correct_responses": correct_at,

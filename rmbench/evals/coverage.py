@@ -7,6 +7,7 @@ particular benchmark: a new manifest gets the same treatment.
 
 Record keys (stable; the leaderboard and users read them):
   "partial": bool
+  "skipped", "excluded": records left out (rmbench.data.skips), not a cause of "partial"
   "label": the suite name, or e.g. "rm-bench (partial: chat, code)"
   "coverage": {"expected_subsets", "missing_subsets", "missing_sections",
                "incomplete_sections", "unscored_subsets", "cut_by_limit", "limit"}
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rmbench.data.skips import notes as skip_notes
 from rmbench.evals import metrics
 from rmbench.evals.suites import Suite
 
@@ -93,10 +95,4 @@ def _notes(record: dict) -> list[str]:
     if cov.get("unscored_subsets"):
         lines.append(f"subsets outside {record['suite']['name']}'s sections (not in its score): "
                      f"{', '.join(cov['unscored_subsets'])}")
-    skipped = record.get("skipped") or {}
-    if skipped.get("count"):
-        reasons = ", ".join(f"{reason} {n}" for reason, n in skipped["by_reason"].items())
-        shown = ", ".join(skipped["ids"][:5]) + (", ..." if skipped["count"] > 5 else "")
-        lines.append(f"skipped {skipped['count']} record{'s' if skipped['count'] != 1 else ''} ({reasons}): "
-                     f"{shown}; ids listed in results.json; --strict makes a skip an error")
-    return lines
+    return lines + skip_notes(record)  # skipped and excluded records, with their first ids

@@ -208,7 +208,7 @@ def _coverage(request: PolicyEvalRequest, skips: SkipLog) -> dict:
     return {"label": label, "partial": partial,
             "coverage": {"partial": partial, "cut_by_limit": list(skips.cut),
                          "limit": request.limit if partial else None},
-            "skipped": skips.to_record(),
+            **skips.records(),
             # Length bias and calibration compare chosen with rejected answers: a policy record has none.
             "analysis": {"available": False, "reason": "policy records compare completions, not preference pairs"}}
 

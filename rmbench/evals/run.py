@@ -59,7 +59,7 @@ def _run(request: EvalRequest, suite: Suite, started: float) -> tuple[dict, list
     summary, rows = evaluate(examples, scored, suite, seed=request.seed)
     cov = coverage(suite, {e.subset for e in examples}, loaded.skips.cut, request.limit)
     summary = {"label": label(suite, cov), "partial": cov["partial"], **summary, "coverage": cov,
-               "skipped": loaded.skips.to_record()}
+               **loaded.skips.records()}
     attach_lengths(rows, examples, getattr(scorer, "tokenizer", None))
     wall = time.perf_counter() - started
     comparisons = sum(len(e.chosen) * len(e.rejected) for e in examples)

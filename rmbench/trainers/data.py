@@ -1,7 +1,9 @@
 """Training data through the evaluation harness's adapters, so every format it reads trains.
 
 Held-out prompts are chosen by a hash of the prompt, not by position: the split is the
-same on every run and resume, and a prompt never sits on both sides.
+same on every run and resume, and a prompt never sits on both sides. Records the adapters
+cannot read follow the record policy (rmbench.data.skips): counted in the caller's SkipLog,
+or an error under strict; a loader tried as a fallback never hides a strict refusal.
 """
 
 from __future__ import annotations
@@ -10,10 +12,16 @@ import hashlib
 import json
 from pathlib import Path
 
+from rich.text import Text
+
+from rmbench import runs
 from rmbench.data import load_preferences, load_sft, load_unpaired
 from rmbench.data.schema import PreferenceExample, SFTExample, UnpairedExample
+from rmbench.data.skips import SkipLog, StrictSkipError
+from rmbench.data.skips import notes as skip_notes
 from rmbench.errors import DataError
 from rmbench.scoring.formatting import raw_text
+from rmbench.terminal import console
 
 ASSISTANT = "assistant"
 
@@ -33,43 +41,62 @@ def split_examples(examples: list, fraction: float, seed: int) -> tuple[list, li
     return train, heldout
 
 
-def load_for(kind: str, sources: list[str], fmt: str | None, limit: int | None) -> list:
-    """kind: preference (rm, DPO family), unpaired (KTO), sft."""
-    loaders = {"preference": load_preferences, "sft": load_sft}
+def load_for(kind: str, sources: list[str], fmt: str | None, limit: int | None, skips: SkipLog | None = None) -> list:
+    """kind: preference (rm, DPO family), unpaired (KTO), sft. Skipped records go to `skips`
+    (the caller reports them); without one they are logged as a warning."""
+    log = skips if skips is not None else SkipLog()
     examples: list = []
     for source in sources:
         if kind == "unpaired":
-            examples += _unpaired_or_split_pairs(source, fmt, limit)
+            examples += _unpaired_or_split_pairs(source, fmt, limit, log)
         elif kind == "sft":
-            examples += _sft_or_chosen(source, fmt, limit)
+            examples += _sft_or_chosen(source, fmt, limit, log)
         else:
-            examples += loaders[kind](source, format=fmt, limit=limit)
+            examples += load_preferences(source, format=fmt, limit=limit, strict=log.strict, skips=log)
     if not examples:
         raise DataError(f"no training examples in {', '.join(sources)}")
+    if skips is None:
+        log.warn(", ".join(sources))
     return examples
 
 
-def _sft_or_chosen(source: str, fmt: str | None, limit: int | None) -> list:
+def report_skips(skips: SkipLog) -> None:
+    """The terminal line(s) about records the training data left out, with their first ids
+    (the run file lists up to 100); nothing when every record was read. Main process only."""
+    if runs.is_main_process():
+        for line in skip_notes(skips.records(), listed_in=runs.RUN_FILE):
+            console.print(Text.assemble(("note: ", "yellow"), line), highlight=False, soft_wrap=True)
+
+
+def _sft_or_chosen(source: str, fmt: str | None, limit: int | None, skips: SkipLog) -> list:
     """SFT takes instruction data as it is, or preference pairs' chosen answers (the usual
     warm-up before RM and DPO training on the same pairs)."""
     try:
-        return load_sft(source, format=fmt, limit=limit)
+        return load_sft(source, format=fmt, limit=limit, strict=skips.strict, skips=skips)
+    except StrictSkipError:
+        raise
     except DataError as sft_error:
         try:
-            pairs = load_preferences(source, format=fmt, limit=limit)
+            pairs = load_preferences(source, format=fmt, limit=limit, strict=skips.strict, skips=skips)
+        except StrictSkipError:
+            raise
         except DataError:
             raise sft_error from None
     return [SFTExample(e.id, e.subset, e.prompt, e.chosen[0], e.meta) for e in pairs]
 
 
-def _unpaired_or_split_pairs(source: str, fmt: str | None, limit: int | None) -> list:
+def _unpaired_or_split_pairs(source: str, fmt: str | None, limit: int | None, skips: SkipLog) -> list:
     """KTO takes unpaired data as it is, or pairwise data (kept as pairs until after the
     held-out split, so held-out prompts can still be scored pairwise)."""
     try:
-        return load_unpaired(source, format=fmt, limit=limit)
+        return load_unpaired(source, format=fmt, limit=limit, strict=skips.strict, skips=skips)
+    except StrictSkipError:
+        raise
     except DataError as unpaired_error:
         try:
-            return load_preferences(source, format=fmt, limit=limit)
+            return load_preferences(source, format=fmt, limit=limit, strict=skips.strict, skips=skips)
+        except StrictSkipError:
+            raise
         except DataError:
             raise unpaired_error from None
 
@@ -144,26 +171,32 @@ def write_preference_file(path: Path, examples: list[PreferenceExample]) -> Path
 PROMPTED_KINDS = ("prompts", "distill")  # RLOO/GRPO sample their own completions; distillation needs the prompts
 
 
-def load_prompted(kind: str, sources: list[str], fmt: str | None, limit: int | None) -> list:
+def load_prompted(kind: str, sources: list[str], fmt: str | None, limit: int | None,
+                  skips: SkipLog | None = None) -> list:
     """Prompts (with a completion each) from any data the harness reads: SFT, preference or unpaired.
 
     Online methods use only the prompts. Supervised KD teacher-forces on the completion: an
     SFT completion, a pair's first chosen answer, or an unpaired completion whatever its
     label (the student learns the teacher's distribution along the text, not to imitate it).
     """
+    log = skips if skips is not None else SkipLog()
     examples: list = []
     for source in sources:
-        examples += _prompted(source, fmt, limit)
+        examples += _prompted(source, fmt, limit, log)
     if not examples:
         raise DataError(f"no prompts in {', '.join(sources)}")
+    if skips is None:
+        log.warn(", ".join(sources))
     return examples
 
 
-def _prompted(source: str, fmt: str | None, limit: int | None) -> list:
+def _prompted(source: str, fmt: str | None, limit: int | None, skips: SkipLog) -> list:
     errors = []
     for loader in (load_sft, load_preferences, load_unpaired):
         try:
-            loaded = loader(source, format=fmt, limit=limit)
+            loaded = loader(source, format=fmt, limit=limit, strict=skips.strict, skips=skips)
+        except StrictSkipError:
+            raise
         except DataError as err:
             errors.append(err)
             continue

@@ -58,6 +58,7 @@ from pathlib import Path
 import torch
 
 from rmbench import models, runs
+from rmbench.data.skips import SkipLog
 from rmbench.errors import RmbenchError
 from rmbench.terminal import console
 from rmbench.trainers import data as train_data
@@ -102,7 +103,9 @@ def train_ppo(request, on_save: Sequence[Callable[[Path, int], None]] = ()) -> d
                               overwrite=request.overwrite)
     resume_from = resumable_checkpoint(request.out) if request.resume else None
 
-    examples = train_data.load_prompted("prompts", request.data, request.format, settings["max_examples"])
+    skips = SkipLog(strict=request.strict)  # --strict: the first record that would be skipped stops here
+    examples = train_data.load_prompted("prompts", request.data, request.format, settings["max_examples"], skips)
+    train_data.report_skips(skips)
     train_examples, heldout = train_data.split_examples(examples, settings["heldout_fraction"], request.seed)
     prompts = [row["prompt"] for row in train_data.prompt_rows(train_examples)]
 
@@ -120,7 +123,7 @@ def train_ppo(request, on_save: Sequence[Callable[[Path, int], None]] = ()) -> d
         if heldout:
             train_data.write_prompt_file(request.out / "heldout-prompts.jsonl", heldout)
         runs.write_run(request.out, {**meta, "prompts": len(prompts), "heldout_prompts": len(heldout),
-                                     "request": asdict(request)})
+                                     **skips.records(), "request": asdict(request)})
     accelerator.wait_for_everyone()
     trainer = PPOTrainer(config, policy, ref_policy, value_model, tokenizer, reward, prompts, request.out,
                          seed=request.seed, meta=meta, on_save=on_save, show_progress=request.show_progress,

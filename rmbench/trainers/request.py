@@ -19,3 +19,4 @@ class TrainRequest:
     overwrite: bool = False
     seed: int = 42
     show_progress: bool = True
+    strict: bool = False  # a training record the loader would skip is an error instead

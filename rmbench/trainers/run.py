@@ -18,6 +18,7 @@ from datasets import Dataset
 
 from rmbench import models, runs
 from rmbench.data.schema import PreferenceExample
+from rmbench.data.skips import SkipLog
 from rmbench.errors import RmbenchError
 from rmbench.terminal import console
 from rmbench.trainers import data as train_data
@@ -97,7 +98,9 @@ def train(request: TrainRequest) -> dict:
                                         request.model, request.seed)
     prompted = method.data in train_data.PROMPTED_KINDS  # rloo, grpo, distillation: prompts from any data
     load = train_data.load_prompted if prompted else train_data.load_for
-    examples = load(method.data, request.data, request.format, settings["max_examples"])
+    skips = SkipLog(strict=request.strict)  # --strict: the first record that would be skipped stops here
+    examples = load(method.data, request.data, request.format, settings["max_examples"], skips)
+    train_data.report_skips(skips)
     train_examples, heldout = train_data.split_examples(examples, settings["heldout_fraction"], request.seed)
     pairwise = isinstance(train_examples[0], PreferenceExample)
     model, ref, tokenizer, resolved = load_models(method, request.model, settings, request.seed)
@@ -127,7 +130,8 @@ def train(request: TrainRequest) -> dict:
         if (prompted or method.data == "sft") and heldout:  # policies: sampled from, compared with the completion
             train_data.write_prompt_file(request.out / "heldout-prompts.jsonl", heldout)
         runs.write_run(request.out, {**meta, "train_rows": len(rows), "rows_over_max_length": too_long,
-                                     "heldout_examples": len(heldout), "request": asdict(request)})
+                                     "heldout_examples": len(heldout), **skips.records(),
+                                     "request": asdict(request)})
     if args.world_size > 1:  # (asking sets up the process group)
         runs.wait_for_everyone()
     policy_eval = None
