@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from rmbench.cli import app
 from rmbench.scoring.batching import plan_batches
 from rmbench.scoring.distributed import cache_files, shard_path, split_batches
+from rmbench.scoring.judge import JudgeRequest, LocalJudge
+from tests import tiny
 from tests.conftest import PAIRS, write_jsonl
 
 
@@ -110,3 +112,68 @@ def test_policy_sampling_and_kl_split_across_processes_give_the_same_record_rows
     record = json.loads((tmp_path / "two" / "results.json").read_text())
     assert record["timing"]["generation"]["processes"] == 2
     assert len(list((tmp_path / "two" / ".cache").glob("generations-*.rank*-of-2.jsonl"))) == 2
+
+
+def _several_per_prompt(path: Path) -> Path:
+    """RewardBench 2 rows (1 chosen, 3 rejected of unlike lengths per prompt) and one example whose
+    two answers are one text: a prompt with a single completion, scored in a full pass of its own."""
+    rows = [{"id": f"q{n}", "subset": "sea", "prompt": f"question {n} about the sea?", "num_correct": 1,
+             "chosen": ["answer " * (n + 2)], "rejected": [f"no {n}", "the sea " * (n + 1), "i cannot help " * n]}
+            for n in range(1, 7)]
+    rows.append({"id": "same", "subset": "sea", "prompt": "please help", "num_correct": 1,
+                 "chosen": ["here is a python function"], "rejected": ["here is a python function"]})
+    return write_jsonl(path, rows)
+
+
+def _same_scores_in_one_and_two_processes(common: list[str], tmp_path: Path) -> dict:
+    single = CliRunner().invoke(app, ["eval", *common, "--out", str(tmp_path / "one")])
+    assert single.exit_code == 0, single.output
+    launched = _launch([*common, "--out", str(tmp_path / "two")], 2)
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    assert (tmp_path / "two" / "scores.jsonl").read_bytes() == (tmp_path / "one" / "scores.jsonl").read_bytes()
+    record = json.loads((tmp_path / "two" / "results.json").read_text())
+    assert record["timing"]["processes"] == 2
+    assert all(s.read_text() for s in (tmp_path / "two" / ".cache").glob("*.rank*-of-2.jsonl"))
+    assert len(list((tmp_path / "two" / ".cache").glob("*.rank*-of-2.jsonl"))) == 2  # both processes did work
+    return record
+
+
+def test_an_implicit_reward_with_a_reference_scores_exactly_as_in_one_process(tiny_lm, tmp_path):
+    """Each prompt's completions share its KV cache, so a process takes a prompt's completions whole
+    (split, they would be batched, or scored in full passes, unlike one process: 1e-6 off)."""
+    ref = tiny.save_causal_lm(tmp_path / "ref", seed=1)
+    common = ["--reward", str(tiny_lm), "--ref", str(ref), "--data", str(_several_per_prompt(tmp_path / "d.jsonl")),
+              "--dtype", "fp32", "--device", "cpu", "--batch-tokens", "48", "--no-progress"]
+    record = _same_scores_in_one_and_two_processes(common, tmp_path)
+    assert record["model"]["kind"] == "implicit" and record["model"]["reference"] == str(ref)
+
+
+def test_a_local_rating_judge_scores_exactly_as_in_one_process(tiny_lm, tmp_path):
+    template = tmp_path / "rate.txt"
+    template.write_text("Question: {prompt}\nAnswer: {answer}\nRate the answer from 1 to 10.\n")
+    common = ["--judge", str(tiny_lm), "--judge-mode", "rating", "--judge-template", str(template),
+              "--data", str(_several_per_prompt(tmp_path / "d.jsonl")), "--dtype", "fp32", "--device", "cpu",
+              "--batch-tokens", "400", "--max-length", "60", "--no-progress"]
+    record = _same_scores_in_one_and_two_processes(common, tmp_path)
+    one = json.loads((tmp_path / "one" / "results.json").read_text())
+    assert record["model"]["truncated"] == one["model"]["truncated"] > 0  # every process's count, added up
+
+
+def test_a_local_pairwise_judge_judges_a_share_in_the_batches_of_its_plan(tiny_lm, tmp_path):
+    """What the 2-process launch relies on for pairwise judges, checked in one process: a share of
+    whole planned batches is judged in exactly those batches, each verdict as in the whole run."""
+    template = tmp_path / "pairwise.txt"
+    template.write_text("Question: {prompt}\nFirst: {answer_a}\nSecond: {answer_b}\nWhich is better?")
+    judge = LocalJudge(str(tiny_lm), template=str(template), dtype="fp32", device="cpu", batch_tokens=300)
+    requests = [JudgeRequest([{"role": "user", "content": f"question {n}?"}], "yes " * n, "no " * (7 - n))
+                for n in range(1, 7)] * 2
+    batches, weights = judge.plan(requests)
+    assert judge.truncated == 0 and len(batches) > 2  # planning counts nothing
+    whole = list(judge.judge(requests))
+    assert sorted(sorted(i) for i, _ in whole) == sorted(sorted(b) for b in batches)
+    verdicts = {i: v for indices, vs in whole for i, v in zip(indices, vs)}
+    for share in split_batches(batches, weights, 2):
+        judged = list(judge.judge([requests[i] for i in share]))
+        assert sorted(sorted(share[i] for i in indices) for indices, _ in judged) == sorted(
+            sorted(b) for b in batches if set(b) <= set(share))
+        assert all(v == verdicts[share[i]] for indices, vs in judged for i, v in zip(indices, vs))

@@ -96,6 +96,23 @@ def gather(rows: list) -> list:
     return gather_object(rows)
 
 
+# A judge's running counts of this run's work, which its describe() reports in the record.
+COUNTERS = ("truncated", "unparsed", "failed")
+
+
+def counters(backend) -> dict[str, int]:
+    """The backend's counters now (only those it keeps), to add up after a data-parallel run."""
+    return {name: value for name in COUNTERS
+            if isinstance(value := getattr(backend, name, None), int) and not isinstance(value, bool)}
+
+
+def add_up_counters(backend, before: dict[str, int]) -> None:
+    """Each process counted its own share since `before`; every process ends with the whole
+    run's count, so the record the main process writes says what one process would have."""
+    for name, start in before.items():
+        setattr(backend, name, start + sum(gather([getattr(backend, name) - start])))
+
+
 def barrier() -> None:
     if world()[1] > 1:
         _state().wait_for_everyone()

@@ -122,16 +122,37 @@ class ImplicitRewardScorer:
         return Tokenized(prompt, completion, truncated)
 
     # -- scoring ----------------------------------------------------------------------
-    def score(self, items: Sequence[Item]) -> Iterator[ScoredBatch]:
+    def _grouped(self, items: Sequence[Item]) -> tuple[list[Tokenized], dict, list[int]]:
+        """(tokens per item; prompt -> the items sharing its KV cache; the items scored whole)."""
         prompts: dict = {}
         tokenized = [self.tokenize(item, prompts) for item in items]
         groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for n, t in enumerate(tokenized):
             groups[tuple(t.prompt)].append(n)
         shared = {p: m for p, m in groups.items() if self.share_prompt and len(m) > 1}
+        singles = [i for p, m in groups.items() if p not in shared for i in m]
+        return tokenized, shared, singles
+
+    def plan(self, items: Sequence[Item]) -> tuple[list[list[int]], list[int]]:
+        """Units of work a data-parallel run hands out whole (scoring.distributed), with their
+        token counts: each shared-prompt group entire (split, a share of one completion would be
+        scored in a full pass instead, and its batches would change), then the batches of the
+        items scored whole, which a union of them in plan order cuts again exactly; so every
+        text is computed beside the same texts as in one process, bit for bit in fp32."""
+        tokenized, shared, singles = self._grouped(items)
+        units = [list(members) for members in shared.values()]
+        weights = [len(prompt) + sum(len(tokenized[i].completion) for i in members)
+                   for prompt, members in shared.items()]
+        lengths = [len(tokenized[i].prompt) + len(tokenized[i].completion) for i in singles]
+        for batch in plan_batches(lengths, self.batch_tokens):
+            units.append([singles[b] for b in batch])
+            weights.append(sum(lengths[b] for b in batch))
+        return units, weights
+
+    def score(self, items: Sequence[Item]) -> Iterator[ScoredBatch]:
+        tokenized, shared, singles = self._grouped(items)
         for prompt, members in shared.items():
             yield from self._score_shared(list(prompt), members, tokenized)
-        singles = [i for p, m in groups.items() if p not in shared for i in m]
         if singles:
             yield from self._score_full(singles, tokenized)
 

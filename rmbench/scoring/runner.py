@@ -62,7 +62,7 @@ class JsonlCache:
                     self.entries[row.pop("k")] = row
                 except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
                     damaged += number < len(lines)  # a torn last line is an interrupted run, not damage
-            if damaged:
+            if damaged and distributed.is_main():  # every process of a launch reads every file: one note
                 errors.print(f"note: ignored {damaged} unreadable line(s) of the score cache {path}; their scores "
                              "are computed again", markup=False, highlight=False, soft_wrap=True)
 
@@ -119,13 +119,8 @@ def run_cached(requests: dict[str, Any], backend, produce: Produce, codec: Codec
     path = cache_dir / f"{codec.prefix}-{cache_fingerprint(backend)}.jsonl" if cache_dir else None
     # Under `accelerate launch` each process appends to its own shard; every shard of any
     # earlier run (any process count) is read back, so a run resumes whatever N it had.
-    cache = JsonlCache(distributed.shard_path(path, rank, size) if size > 1 else path) if path else None
-    known: dict[str, Any] = {}
-    for file in distributed.cache_files(path) if path else []:
-        for key, fields in (cache.entries if file == cache.path else JsonlCache(file).entries).items():
-            value = codec.load(fields)
-            if value is not None:
-                known[key] = value
+    entries, cache = distributed.sharded_cache(path, JsonlCache)
+    known: dict[str, Any] = {key: value for key, fields in entries.items() if (value := codec.load(fields)) is not None}
     todo_keys = [k for k in requests if k not in known]
     all_todo = todo_keys
     if size > 1:  # this process's share: whole batches of the backend's plan, balanced by tokens
@@ -133,6 +128,7 @@ def run_cached(requests: dict[str, Any], backend, produce: Produce, codec: Codec
         todo_keys = [all_todo[i] for i in distributed.share([requests[k] for k in all_todo], backend, rank, size)]
     started = time.perf_counter()
     tokens = 0
+    counted = distributed.counters(backend)
     with progress_bar(show_progress) as progress:
         task = progress.add_task(label, total=len(todo_keys))
         for indices, answers, used in produce([requests[k] for k in todo_keys]) if todo_keys else ():
@@ -146,6 +142,7 @@ def run_cached(requests: dict[str, Any], backend, produce: Produce, codec: Codec
     if size > 1:  # every process gets every answer; the main one writes the record
         known.update(distributed.gather([(k, known[k]) for k in todo_keys if k in known]))
         tokens = sum(distributed.gather([tokens]))
+        distributed.add_up_counters(backend, counted)
         todo_keys = all_todo
     seconds = time.perf_counter() - started
     missing = [k for k in todo_keys if k not in known]

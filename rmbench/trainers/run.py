@@ -188,15 +188,17 @@ def build_rows(method: Method, examples: list, pairwise: bool, settings: dict) -
 
 
 def fit_lengths(rows: list[dict], tokenizer, args, method: Method, settings: dict) -> int:
-    """Cut plain-text rows as evaluation does; count and report what TRL would drop or cut."""
+    """Cut plain-text rows as evaluation does; count and report what TRL would drop or cut
+    (every process cuts its rows; under a launch only the main one says so)."""
     max_length = getattr(args, "max_length", None)
+    say = runs.is_main_process()
     if settings.get("chat_template") == "raw" and max_length:
         cut = train_data.truncate_left(rows, tokenizer, max_length)
-        if cut:
+        if cut and say:
             console.print(f"[yellow]note:[/] {cut} of {2 * len(rows)} training texts cut from the left to "
                           f"max_length={max_length}, as evaluation cuts them (TRL would drop them)")
     too_long = count_over_length(rows, tokenizer, max_length)
-    if too_long:
+    if too_long and say:
         action = "drops" if method.trainer == "reward" else "truncates"
         console.print(f"[yellow]note:[/] {too_long} of {len(rows)} training rows exceed max_length="
                       f"{max_length}; TRL {action} them (raise it with --set max_length=N)")

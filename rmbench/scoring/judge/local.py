@@ -92,6 +92,22 @@ class LocalJudge(JudgeBase):
                 "batch_tokens": self.batch_tokens, "seed": self.seed, "truncated": self.truncated,
                 "unparsed": self.unparsed}
 
+    def plan(self, requests: Sequence[JudgeRequest] | Sequence[Item]) -> tuple[list[list[int]], list[int]]:
+        """The batches judge() (pairwise) or score() (rating) cuts, and their tokens. A data-parallel
+        run (scoring.distributed) hands each process whole batches of this plan; a union of whole
+        batches in plan order is cut into the same batches again, so each request is computed
+        beside the same requests as in one process. Counts nothing: the run counts truncation."""
+        if self.mode == "pairwise":
+            rows, _ = self._prefix_rows([self.template.pairwise(r) for r in requests], extra=0)
+            lengths = [len(r) for r in rows]
+            batches = plan_batches(lengths, self.batch_tokens)
+            return batches, [sum(lengths[i] for i in b) for b in batches]
+        longest_branch = max(len(b) for b in self._branches)
+        prefixes, _ = self._prefix_rows([self.template.rating(i) for i in requests], extra=longest_branch)
+        lengths = [len(p) + longest_branch for p in prefixes]
+        batches = plan_batches(lengths, self._rating_budget())
+        return batches, [len(self._branches) * sum(lengths[i] for i in b) for b in batches]
+
     def judge(self, requests: Sequence[JudgeRequest]) -> Iterator[tuple[list[int], list[Verdict]]]:
         require_mode(self, "pairwise", "judge")
         rows, _ = self._encode_prefixes([self.template.pairwise(r) for r in requests], extra=0)
@@ -105,8 +121,7 @@ class LocalJudge(JudgeBase):
         require_mode(self, "rating", "score")
         longest_branch = max(len(b) for b in self._branches)
         prefixes, truncated = self._encode_prefixes([self.template.rating(i) for i in items], extra=longest_branch)
-        budget = max(1, self.batch_tokens // len(self._branches))
-        for batch in plan_batches([len(p) + longest_branch for p in prefixes], budget):
+        for batch in plan_batches([len(p) + longest_branch for p in prefixes], self._rating_budget()):
             rows, queries = [], []
             for i in batch:
                 for branch in self._branches:
@@ -188,11 +203,19 @@ class LocalJudge(JudgeBase):
     def _encode_prefixes(self, texts: list[str], extra: int) -> tuple[list[list[int]], list[bool]]:
         """Token rows for the judging texts, cut to leave `extra` tokens for label continuations.
         Cutting keeps the end (the answer and the pre-filled label position) and is counted."""
+        rows, truncated = self._prefix_rows(texts, extra)
+        self.truncated += sum(truncated)
+        return rows, truncated
+
+    def _prefix_rows(self, texts: list[str], extra: int) -> tuple[list[list[int]], list[bool]]:
         limit = max(1, self.max_length - extra)
         rows = self._encode([self.judge_text(t) for t in texts])
         truncated = [len(r) > limit for r in rows]
-        self.truncated += sum(truncated)
         return [r[-limit:] for r in rows], truncated
+
+    def _rating_budget(self) -> int:
+        """Rating rows per batch: every completion runs once per label branch."""
+        return max(1, self.batch_tokens // len(self._branches))
 
     # -- model ------------------------------------------------------------------------------
     def _label_logprobs(self, rows: list[list[int]], queries: list[list[tuple[int, int]]]) -> list[list[float]]:
