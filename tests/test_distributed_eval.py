@@ -8,13 +8,17 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from typer.testing import CliRunner
 
 from rmbench.cli import app
+from rmbench.models import load_tokenizer
 from rmbench.scoring.batching import plan_batches
 from rmbench.scoring.distributed import cache_files, shard_path, split_batches
 from rmbench.scoring.judge import JudgeRequest, LocalJudge
+from rmbench.trainers.methods import get_method
+from rmbench.trainers.run import fit_lengths
 from tests import tiny
 from tests.conftest import PAIRS, write_jsonl
 
@@ -177,3 +181,13 @@ def test_a_local_pairwise_judge_judges_a_share_in_the_batches_of_its_plan(tiny_l
         assert sorted(sorted(share[i] for i in indices) for indices, _ in judged) == sorted(
             sorted(b) for b in batches if set(b) <= set(share))
         assert all(v == verdicts[share[i]] for indices, vs in judged for i, v in zip(indices, vs))
+
+
+def test_a_launch_prints_training_length_notes_once(tiny_lm, monkeypatch, capsys):
+    """Every process of `accelerate launch ... train` counts its over-long rows; only rank 0 says so."""
+    tokenizer = load_tokenizer(str(tiny_lm))
+    rows = [{"chosen": "the sea " * 40, "rejected": "no"}] * 3
+    for rank, notes in (("0", 1), ("1", 0)):
+        monkeypatch.setenv("RANK", rank)
+        assert fit_lengths(rows, tokenizer, SimpleNamespace(max_length=16), get_method("rm"), {}) == 3
+        assert capsys.readouterr().out.count("3 of 3 training rows exceed max_length=16") == notes
