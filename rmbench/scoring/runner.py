@@ -123,10 +123,10 @@ def run_cached(requests: dict[str, Any], backend, produce: Produce, codec: Codec
     known: dict[str, Any] = {key: value for key, fields in entries.items() if (value := codec.load(fields)) is not None}
     todo_keys = [k for k in requests if k not in known]
     all_todo = todo_keys
+    started = time.perf_counter()  # planning the shares is part of a data-parallel run's time
     if size > 1:  # this process's share: whole batches of the backend's plan, balanced by tokens
         distributed.barrier()  # every process has read the caches before any writes to its shard
         todo_keys = [all_todo[i] for i in distributed.share([requests[k] for k in all_todo], backend, rank, size)]
-    started = time.perf_counter()
     tokens = 0
     counted = distributed.counters(backend)
     with progress_bar(show_progress) as progress:
