@@ -49,12 +49,13 @@ class ArmRun:
     probe: tuple = ()
 
 
-def get_scorer(dtype: str, gguf) -> object:
+def get_scorer(dtype: str, gguf, compile: bool = False) -> object:
     from rmbench.scoring.classifier import ClassifierScorer
 
-    if dtype not in _SCORERS:
-        _SCORERS[dtype] = ClassifierScorer(str(gguf), allow_random_head=True, seed=0, dtype=dtype)
-    return _SCORERS[dtype]
+    key = f"{dtype}-compiled" if compile else dtype
+    if key not in _SCORERS:
+        _SCORERS[key] = ClassifierScorer(str(gguf), allow_random_head=True, seed=0, dtype=dtype, compile=compile)
+    return _SCORERS[key]
 
 
 def pairs_of(examples):
@@ -213,5 +214,29 @@ def test_engine(benchmark, dtype, smollm2_gguf, rm_bench_chat, matmul_peak):
         assert all(min(abs(a), abs(b)) < NEAR_TIE for a, b in flipped), f"non-tie decisions differ: {flipped}"
         assert arm["agreement"] >= 0.99, arm
         assert arm["max_abs_reward_diff_vs_naive"] < 1e-3, arm
-    if dtype == "bf16":  # the last arm: the table is also printed in the terminal summary
-        print("\n" + "\n".join(summary_lines()))
+
+
+def test_engine_compiled(benchmark, smollm2_gguf, rm_bench_chat, matmul_peak):
+    """`--compile` at the default dtype: the compile happens in the untimed warm-up batch and is
+    reported apart (compile_seconds), with the number of pairs after which it has paid for itself."""
+    from rmbench.scoring.runtime import dtype_name
+
+    benchmark.group = "rm-bench-chat"
+    naive = naive_result(smollm2_gguf, rm_bench_chat)
+    scorer = get_scorer("auto", smollm2_gguf, compile=True)
+    start = time.perf_counter()
+    scorer.forward([list(range(5, 5 + 256))] * 4)  # compiles (dynamic shapes: later batches reuse the graph)
+    compile_seconds = time.perf_counter() - start
+    run = timed(benchmark, lambda: engine_run(scorer, rm_bench_chat))
+    resolved = dtype_name(scorer.dtype)
+    arm = record(benchmark, "engine-compiled", resolved, run, scorer.model, matmul_peak, naive)
+    plain = SUMMARY["arms"].get("engine-auto")
+    saved_per_pair = (plain["seconds"] - arm["seconds"]) / arm["pairs"] if plain else None
+    arm.update({"compile_seconds": round(compile_seconds, 1),
+                "break_even_pairs": round(compile_seconds / saved_per_pair) if saved_per_pair and saved_per_pair > 0
+                else None})
+    benchmark.extra_info.update(arm)
+    print(f"engine-compiled: compile {compile_seconds:.1f} s, break-even after {arm['break_even_pairs']} pairs")
+    if resolved == "fp32":
+        assert arm["max_abs_reward_diff_vs_naive"] < 1e-3, arm
+    print("\n" + "\n".join(summary_lines()))

@@ -36,7 +36,14 @@ from rmbench import models
 from rmbench.errors import ModelError
 from rmbench.scoring.base import Item, ScoredBatch
 from rmbench.scoring.batching import plan_batches
-from rmbench.scoring.runtime import default_batch_tokens, dtype_name, model_max_length, pick_device, pick_dtype
+from rmbench.scoring.runtime import (
+    attends_causally,
+    default_batch_tokens,
+    dtype_name,
+    model_max_length,
+    pick_device,
+    pick_dtype,
+)
 
 # Positions per log-probability step: 256 x 49k vocabulary in fp32 is 50 MB, against 400 MB
 # for the logits of a whole 2048-token CPU batch.
@@ -83,6 +90,8 @@ class ImplicitRewardScorer:
         self.template_mode = formatting.setup_template(self.tokenizer, chat_template, policy)
         self.max_length = max_length or model_max_length(self.policy.config, self.tokenizer)
         self.batch_tokens = batch_tokens or default_batch_tokens(self.device)
+        # right-padded full passes need no mask in a causal LM (scores identical, SDPA's causal kernel)
+        self._unmasked = all(attends_causally(m) for m in self._models())
         settings = f"{beta}:{length_normalize}:{dtype_name(self.dtype)}:{self.template_mode}:{self.max_length}"
         self._fingerprint = hashlib.sha256(f"{':'.join(fingerprints)}:{settings}".encode()).hexdigest()[:16]
 
@@ -167,7 +176,8 @@ class ImplicitRewardScorer:
         for batch in plan_batches(lengths, self.batch_tokens):
             rows = [tokenized[indices[b]] for b in batch]
             ids, attention, targets, spans = _full_batch(rows, self.tokenizer.pad_token_id, self.device)
-            per_model = [_sequence_logps(m, ids, attention, targets, spans) for m in self._models()]
+            mask = None if self._unmasked else attention
+            per_model = [_sequence_logps(m, ids, mask, targets, spans) for m in self._models()]
             counts = torch.tensor([len(r.completion) for r in rows], dtype=torch.float)
             scores = self._reward(per_model[0], per_model[1] if self.ref is not None else None, counts)
             picked = [indices[b] for b in batch]

@@ -1,6 +1,7 @@
-"""The classifier engine's two speed paths keep the scores: a causal decoder runs its
-right-padded batches without an attention mask, an encoder keeps it; `--compile` gives the
-same rewards (to float rounding) and is refused where it does not apply."""
+"""The scoring engine's speed paths keep the scores: a causal decoder runs its right-padded
+batches without an attention mask (classifier and implicit reward alike), an encoder keeps
+it; `--compile` gives the same rewards (to float rounding) and is refused where it does not
+apply."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import torch
 from typer.testing import CliRunner
 
 from rmbench.cli import app
+from rmbench.scoring.base import Item
 from rmbench.scoring.classifier import ClassifierScorer
+from rmbench.scoring.implicit import ImplicitRewardScorer
 from rmbench.scoring.runtime import attends_causally
 from tests.tiny import make_tokenizer
 
@@ -44,6 +47,23 @@ def test_causal_decoder_scores_padded_batches_unmasked_and_identically(tiny_rm):
     assert seen[-1] is not None
     assert unmasked == masked  # ...and scored bit for bit as with it
     assert unmasked == pytest.approx(alone, abs=1e-5)  # padding changes nothing
+
+
+def test_implicit_reward_full_passes_run_unmasked_and_identically(tiny_lm):
+    prompt = [{"role": "user", "content": "what is two plus two?"}]
+    items = [Item(prompt, "four."), Item(prompt, "five, or maybe four, the answer is four"),
+             Item([{"role": "user", "content": "the capital of france?"}], "paris")]
+    scorer = ImplicitRewardScorer(str(tiny_lm), None, share_prompt=False, dtype="fp32")  # reference-free: log-probs
+    assert scorer._unmasked
+
+    def rewards():
+        return {i: s for batch in scorer.score(items) for i, s in zip(batch.indices, batch.scores)}
+
+    unmasked = rewards()
+    scorer._unmasked = False
+    assert unmasked == rewards()  # bit for bit
+    alone = [list(scorer.score([item]))[0].scores[0] for item in items]
+    assert [unmasked[i] for i in range(len(items))] == pytest.approx(alone, abs=1e-5)
 
 
 def test_bidirectional_encoders_keep_their_mask(tmp_path):
