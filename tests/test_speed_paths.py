@@ -99,6 +99,26 @@ def test_compile_is_refused_where_it_does_not_apply(flags, wrong, tiny_rm, tiny_
     assert wrong in result.output and "Traceback" not in result.output
 
 
+def test_a_compiler_failure_is_one_line_after_the_note(tiny_rm, tmp_path, monkeypatch):
+    from torch._dynamo.exc import InternalTorchDynamoError
+
+    def broken_compile(module, **_):
+        def run(**__):
+            raise InternalTorchDynamoError("no working C++ compiler found\n<long inductor log>")
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    data = tmp_path / "pairs.jsonl"
+    data.write_text(json.dumps({"prompt": "hi", "chosen": "a", "rejected": "b"}) + "\n")
+    result = CliRunner().invoke(app, ["eval", "--reward", str(tiny_rm), "--data", str(data), "--compile",
+                                      "--no-progress"])
+    assert result.exit_code == 2, result.output
+    assert "note: compiling the reward model (--compile)" in result.output
+    assert "--compile failed for" in result.output and "no working C++ compiler found" in result.output
+    assert "run without --compile" in result.output
+    assert "<long inductor log>" not in result.output and "Traceback" not in result.output
+
+
 @pytest.mark.integration  # compiling even a tiny model takes ~30-45 s on two cores
 def test_compiled_classifier_gives_the_same_rewards_and_its_own_cache_key(tiny_rm):
     plain = ClassifierScorer(str(tiny_rm), dtype="fp32")

@@ -22,14 +22,13 @@ from rmbench.errors import ModelError
 from rmbench.scoring.base import Item, ScoredBatch
 from rmbench.scoring.batching import plan_batches
 from rmbench.scoring.runtime import (
+    CompiledNetwork,
     attends_causally,
-    compile_module,
     default_batch_tokens,
     dtype_name,
     model_max_length,
     pick_device,
     pick_dtype,
-    run_compiled,
 )
 
 
@@ -69,7 +68,7 @@ class ClassifierScorer:
         self._unmasked = self._gather_head and attends_causally(model)
         network = getattr(model, model.base_model_prefix) if self._gather_head else model
         self.compiled = compile
-        self._network = compile_module(network) if compile else network
+        self._network = CompiledNetwork(network, source) if compile else network
         self._fingerprint = hashlib.sha256(
             f"{models.fingerprint(resolved)}:{dtype_name(self.dtype)}:{self.template_mode}:{self.max_length}:"
             f"{seed if self.random_head else ''}{':compiled' if compile else ''}".encode()).hexdigest()[:16]
@@ -117,7 +116,7 @@ class ClassifierScorer:
             attention[n, : len(row)] = 1
         input_ids, attention = input_ids.to(self.device), attention.to(self.device)
         mask = None if self._unmasked else attention
-        out = run_compiled(self._network, self.source, input_ids=input_ids, attention_mask=mask)
+        out = self._network(input_ids=input_ids, attention_mask=mask)
         if self._gather_head:
             last = attention.sum(dim=1) - 1
             logits = self.model.score(out.last_hidden_state[torch.arange(len(rows), device=self.device), last])

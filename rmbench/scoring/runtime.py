@@ -7,7 +7,9 @@ from pathlib import Path
 import torch
 
 from rmbench.errors import ModelError, RmbenchError
+from rmbench.runs import is_main_process
 from rmbench.scoring.distributed import local_device
+from rmbench.terminal import errors
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
@@ -86,22 +88,31 @@ def attends_causally(model) -> bool:
     return bool(flags) and all(flags)
 
 
-def compile_module(module: torch.nn.Module):
-    """`torch.compile` with dynamic shapes: batches of every length and width reuse one graph.
+class CompiledNetwork:
+    """`torch.compile` of a model's network, with dynamic shapes: batches of every length and
+    width reuse one graph.
 
-    Opt-in (--compile): compiling SmolLM2-135M takes about 1.5 minutes on two CPU cores, then each
-    batch runs about a quarter faster (fused normalisation, rotary and activation kernels; see
-    benchmarks/README.md), so it pays only on long runs. A missing C++ compiler or Triton shows at
-    the first batch, where `run_compiled` turns it into one line."""
-    return torch.compile(module, dynamic=True)
+    Opt-in (--compile): compiling SmolLM2-135M takes 40-90 s on two CPU cores, then each batch
+    runs about a fifth faster (fused normalisation, rotary and activation kernels; see
+    benchmarks/README.md), so it pays only on long runs. The first call says so on the terminal
+    (the main process only), and a failure of the compiler itself (no C++ compiler, no Triton)
+    becomes one clear line instead of a page of inductor traceback."""
 
+    def __init__(self, module: torch.nn.Module, source: str):
+        self.compiled = torch.compile(module, dynamic=True)
+        self.source = source
+        self.started = False
 
-def run_compiled(fn, source: str, *args, **kwargs):
-    """Call a compiled module; a failure of the compiler itself (not of the model) is one clear error."""
-    try:
-        return fn(*args, **kwargs)
-    except Exception as err:  # torch._dynamo wraps compiler failures in its own exception classes
-        if type(err).__module__.startswith("torch._dynamo") or type(err).__module__.startswith("torch._inductor"):
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ModelError(f"--compile failed for {source} ({first[:200]}); run without --compile") from err
-        raise
+    def __call__(self, **inputs):
+        if not self.started:
+            self.started = True
+            if is_main_process():
+                errors.print("note: compiling the reward model (--compile); the first batch takes a minute or "
+                             "more on CPU")
+        try:
+            return self.compiled(**inputs)
+        except Exception as err:  # torch wraps compiler failures in its own exception classes
+            if type(err).__module__.startswith(("torch._dynamo", "torch._inductor")):
+                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                raise ModelError(f"--compile failed for {self.source} ({first[:200]}); run without --compile") from err
+            raise
