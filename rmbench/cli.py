@@ -23,7 +23,7 @@ from rmbench import __version__
 from rmbench.errors import RmbenchError
 from rmbench.evals.display import percent, render_record
 from rmbench.options import ModelOptions, ScorerOptions
-from rmbench.scoring.distributed import is_main
+from rmbench.scoring.distributed import MainProcessFailed, is_main
 from rmbench.terminal import console, errors
 
 app = typer.Typer(help="Evaluate, train and rank reward models.", no_args_is_help=True,
@@ -35,6 +35,8 @@ def user_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except MainProcessFailed:  # under `accelerate launch`: the main process printed why
+            raise typer.Exit(2) from None
         except RmbenchError as err:
             _error_line(str(err))
             raise typer.Exit(2) from None
@@ -45,7 +47,8 @@ def user_errors(command):
             _error_line(f"{where}: {err.strerror or err}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            errors.print("[yellow]interrupted[/]: finished batches are cached; rerun the same command to resume")
+            if os.environ.get("RANK", "0") == "0":  # Ctrl-C reaches every process of a launch: say it once
+                errors.print("[yellow]interrupted[/]: finished batches are cached; rerun the same command to resume")
             raise typer.Exit(130) from None
     return wrapper
 

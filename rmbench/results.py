@@ -175,7 +175,8 @@ def claim_out(out: Path | None, identity: dict, *, inputs: Iterable[str | Path] 
 
     `inputs` are files the run reads (an output must never replace one); `data_inputs` are
     data files or folders (the output folder must not be one of them or sit inside one: the
-    next run would read the records as data)."""
+    next run would read the records as data). Under a data-parallel launch only the main
+    process enters it (rmbench.scoring.distributed.main_claims): it alone writes the record."""
     if out is None:
         yield
         return
@@ -189,13 +190,6 @@ def claim_out(out: Path | None, identity: dict, *, inputs: Iterable[str | Path] 
         if path.exists() and path.is_dir() != want_dir:
             raise RmbenchError(f"{path} is {'a file' if want_dir else 'a folder'}; rmbench writes its "
                                f"{'score cache' if want_dir else name} there: move it away or choose another {flag}")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) != 0:
-        # A data-parallel launch: every process runs the same eval and only the main one writes the
-        # record, so only it holds the lock; the others check the folder the same way and go on.
-        if not overwrite:
-            _refuse_other_record(out, identity, shown, flag)
-        yield
-        return
     try:
         lock = open(out / LOCK_FILE, "a")  # noqa: SIM115 (held for the whole run)
     except OSError as err:

@@ -225,13 +225,14 @@ def test_only_the_main_process_of_a_data_parallel_launch_locks_the_folder(pairs_
     out.mkdir()
     with open(out / ".rmbench.lock", "a") as held:  # rank 0, mid-run
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        monkeypatch.setenv("WORLD_SIZE", "2")
-        monkeypatch.setenv("RANK", "1")
         from rmbench.results import claim_out, record_identity
+        from rmbench.scoring import distributed
 
-        with claim_out(out, record_identity("baseline:length", "custom", [str(pairs_file)])):
+        monkeypatch.setattr(distributed, "world", lambda: (1, 2))
+        monkeypatch.setattr(distributed, "from_main", lambda value: None)  # rank 0 claimed it
+        with distributed.main_claims(claim_out(out, record_identity("baseline:length", "custom", [str(pairs_file)]))):
             pass  # rank 1 is not refused by rank 0's lock
-        monkeypatch.setenv("RANK", "0")
+        monkeypatch.undo()
         assert_user_error(run("--reward", "baseline:length", "--data", str(pairs_file), "--out", str(out)),
                           "another rmbench run")
 

@@ -7,13 +7,16 @@ import os
 import random
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
 from typer.testing import CliRunner
 
 from rmbench.cli import app
+from rmbench.evals import run as run_module
 from rmbench.models import load_tokenizer
+from rmbench.scoring import distributed
 from rmbench.scoring.batching import plan_batches
 from rmbench.scoring.distributed import cache_files, shard_path, split_batches
 from rmbench.scoring.judge import JudgeRequest, LocalJudge
@@ -191,3 +194,59 @@ def test_a_launch_prints_training_length_notes_once(tiny_lm, monkeypatch, capsys
         monkeypatch.setenv("RANK", rank)
         assert fit_lengths(rows, tokenizer, SimpleNamespace(max_length=16), get_method("rm"), {}) == 3
         assert capsys.readouterr().out.count("3 of 3 training rows exceed max_length=16") == notes
+
+
+def test_under_a_launch_the_main_process_alone_claims_out_and_says_what_is_wrong(tmp_path, monkeypatch):
+    """The main process checks and locks --out and prints the one error line; another process
+    touches nothing, waits for its outcome and stops quietly (exit 2) instead of scoring on."""
+    data = write_jsonl(tmp_path / "pairs.jsonl", PAIRS)
+    out = tmp_path / "out"
+    args = ["eval", "--data", str(data), "--out", str(out), "--no-progress"]
+    assert CliRunner().invoke(app, [*args, "--reward", "baseline:random"]).exit_code == 0
+    sent = []
+    monkeypatch.setattr(distributed, "world", lambda: (0, 2))
+    monkeypatch.setattr(distributed, "from_main", lambda value: sent.append(value) or value)
+    main = CliRunner().invoke(app, [*args, "--reward", "baseline:length"])
+    assert main.exit_code == 2 and main.output.count("error:") == 1
+    assert "holds the record of baseline:random" in main.output
+    assert len(sent) == 1 and "holds the record of baseline:random" in sent[0]  # told the others why
+
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setattr(distributed, "world", lambda: (1, 2))
+    monkeypatch.setattr(distributed, "from_main", lambda value: "another rmbench run is writing into --out")
+    other = CliRunner().invoke(app, [*args[:-3], "--out", str(elsewhere), "--reward", "baseline:length"])
+    assert other.exit_code == 2 and other.output == ""
+    assert not elsewhere.exists()  # the main process refused it: no shard, no folder
+
+
+def test_under_a_launch_another_process_never_enters_the_claim(monkeypatch):
+    entered = []
+
+    @contextmanager
+    def claim():
+        entered.append(1)
+        yield
+
+    monkeypatch.setattr(distributed, "world", lambda: (1, 2))
+    monkeypatch.setattr(distributed, "from_main", lambda value: None)  # the main process claimed it
+    with distributed.main_claims(claim()):
+        ran = True
+    assert ran and entered == []
+    monkeypatch.setattr(distributed, "world", lambda: (0, 2))
+    with distributed.main_claims(claim()):
+        pass
+    assert entered == [1]
+
+
+def test_an_interrupted_launch_says_so_once(monkeypatch, tmp_path):
+    """Ctrl-C reaches every process of `accelerate launch`: the main one alone prints the resume hint."""
+    def interrupted(request):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "run_eval", interrupted)
+    data = write_jsonl(tmp_path / "pairs.jsonl", PAIRS)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for rank, lines in (("0", 1), ("1", 0)):
+        monkeypatch.setenv("RANK", rank)
+        result = CliRunner().invoke(app, ["eval", "--reward", "baseline:length", "--data", str(data), "--no-progress"])
+        assert result.exit_code == 130 and result.output.count("interrupted") == lines

@@ -135,11 +135,13 @@ def run_policy_eval(request: PolicyEvalRequest) -> tuple[dict, list[dict]]:
     """Evaluate one policy; returns (record, rows) and writes both under `request.out` if set."""
     started = time.perf_counter()
     _check(request)
-    # The output folder is claimed (checked, locked) before any prompt is read or model loaded.
-    with claim_out(request.out, record_identity(request.policy, "policy", request.data),
-                   inputs=[request.policy_options.chat_template, request.judge_scoring.judge_template,
-                           request.baseline_train],
-                   data_inputs=request.data, overwrite=request.overwrite):
+    # The output folder is claimed (checked, locked) before any prompt is read or model loaded;
+    # under a data-parallel launch by the main process alone (the others wait for its outcome).
+    claim = claim_out(request.out, record_identity(request.policy, "policy", request.data),
+                      inputs=[request.policy_options.chat_template, request.judge_scoring.judge_template,
+                              request.baseline_train],
+                      data_inputs=request.data, overwrite=request.overwrite)
+    with distributed.main_claims(claim):
         return _run_policy(request, started)
 
 

@@ -26,11 +26,13 @@ def run_eval(request: EvalRequest) -> tuple[dict, list[dict]]:
         suite = Suite(name="custom")
     else:
         raise RmbenchError("nothing to evaluate on: pass --suite NAME or --data FILE")
-    # The output folder is claimed (checked, locked) before any data is read or model loaded.
-    with claim_out(request.out, record_identity(request.reward or request.judge, suite.name, request.data),
-                   inputs=[request.baseline_train, request.model_options.chat_template,
-                           request.scorer_options.judge_template, request.suite],
-                   data_inputs=[*request.data, request.data_root], overwrite=request.overwrite):
+    # The output folder is claimed (checked, locked) before any data is read or model loaded;
+    # under a data-parallel launch by the main process alone (the others wait for its outcome).
+    claim = claim_out(request.out, record_identity(request.reward or request.judge, suite.name, request.data),
+                      inputs=[request.baseline_train, request.model_options.chat_template,
+                              request.scorer_options.judge_template, request.suite],
+                      data_inputs=[*request.data, request.data_root], overwrite=request.overwrite)
+    with distributed.main_claims(claim):
         return _run(request, suite, started)
 
 

@@ -20,8 +20,11 @@ machine without GPUs, launch CPU processes with `accelerate launch --multi_gpu
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
+
+from rmbench.errors import RmbenchError
 
 
 def _launched() -> bool:
@@ -111,6 +114,47 @@ def add_up_counters(backend, before: dict[str, int]) -> None:
     run's count, so the record the main process writes says what one process would have."""
     for name, start in before.items():
         setattr(backend, name, start + sum(gather([getattr(backend, name) - start])))
+
+
+class MainProcessFailed(RmbenchError):
+    """Raised on the other processes of a launch when the main one could not claim the output
+    folder: the main process has printed why, so the CLI prints nothing more for this one."""
+
+
+def from_main(value):
+    """The main process's `value`, on every process (a no-op outside a multi-process launch)."""
+    if world()[1] <= 1:
+        return value
+    from accelerate.utils import broadcast_object_list
+
+    return broadcast_object_list([value], from_process=0)[0]
+
+
+@contextmanager
+def main_claims(claim: AbstractContextManager) -> Iterator[None]:
+    """Enter `claim` (rmbench.results.claim_out: check and lock --out) on the main process alone.
+
+    Every process of a launch reads the same folder, but only the main process writes the record,
+    so it alone checks the folder, creates it and holds the lock, and says in one line what is
+    wrong. The others wait for its outcome (so no shard lands in a folder it refused, nor before
+    it made the folder) and, when it failed, stop quietly with MainProcessFailed instead of going
+    on to wait for a peer that has left."""
+    if world()[1] <= 1:
+        with claim:
+            yield
+        return
+    with ExitStack() as stack:
+        failure = None
+        if is_main():
+            try:
+                stack.enter_context(claim)
+            except Exception as err:
+                from_main(str(err) or type(err).__name__)
+                raise
+        failure = from_main(failure)
+        if failure is not None:
+            raise MainProcessFailed(f"the main process stopped: {failure}")
+        yield
 
 
 def barrier() -> None:
