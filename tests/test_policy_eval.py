@@ -416,3 +416,20 @@ def test_cli_batch_and_length_limits_reach_the_judge_under_policy(tiny_lm, tiny_
     judge = record["model"]["judge"]
     assert judge["batch_tokens"] == 300 and judge["max_length"] == 48
     assert record["config"]["generation"]["batch_tokens"] == 300
+
+
+def test_cli_policy_eval_says_which_prompts_it_skipped(tiny_lm, tmp_path):
+    """A policy record's skipped prompts get the same one-line note a reward-model record gets."""
+    data = write_jsonl(tmp_path / "sea[v2].jsonl", [*PROMPTS[:2], {"id": "broken", "prompt": None}])
+    result = run("--policy", str(tiny_lm), "--data", str(data), "--max-new-tokens", "2", "--dtype", "fp32")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    top = next(i for i, line in enumerate(lines) if line.startswith("┏"))
+    title, header = "".join(line.strip() for line in lines[:top]), lines[top + 1]  # the title wraps
+    assert "sea[v2].jsonl" in title and "sea[v2]" in header, result.output  # a file name is not markup
+    notes = [line for line in result.output.splitlines() if line.startswith("note:")]
+    assert notes == ["note: skipped 1 record (missing-field 1): broken; ids listed in results.json; "
+                     "--strict makes a skip an error"]
+    strict = run("--policy", str(tiny_lm), "--data", str(data), "--max-new-tokens", "2", "--dtype", "fp32",
+                 "--strict")
+    assert_user_error(strict, "sea[v2].jsonl record 2", "missing-field")

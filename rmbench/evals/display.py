@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from rmbench.data.skips import notes as skip_notes
 from rmbench.evals.coverage import notes as coverage_notes
 from rmbench.terminal import console
 
@@ -65,9 +66,8 @@ def render_record(record: dict) -> None:
 
 def policy_table(record: dict) -> list:
     """Rich renderables summarising a policy record: the CLI prints them, and so can a trainer's
-    checkpoint callback, so both show the same figures."""
-
-
+    checkpoint callback, so both show the same figures (skipped and excluded prompts included,
+    in the words a reward-model record uses)."""
 
     def num(value, digits=2, percent=False) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -79,11 +79,11 @@ def policy_table(record: dict) -> list:
     if len(groups) > 1:
         groups.append(("all", record["overall"]))
     # Metrics down, subsets across: fits a narrow terminal, where eleven columns would not.
-    table = Table(title=f"{record['model']['name']} (policy) on {', '.join(s['source'] for s in record['data'])}",
-                  title_justify="left")
+    table = Table(title=Text(f"{record['model']['name']} (policy) on "  # names are not markup
+                             f"{', '.join(s['source'] for s in record['data'])}"), title_justify="left")
     table.add_column("metric")
     for name, _ in groups:
-        table.add_column(name, justify="right")
+        table.add_column(escape(name), justify="right")
 
     def spread(d) -> str:
         return f"{num(d['mean'])} ± {num(d['std'])}" if d else "-"
@@ -125,4 +125,5 @@ def policy_table(record: dict) -> list:
         f"generated {timing['generation']['generated']} ({timing['generation']['from_cache']} from cache) at "
         f"{timing['tokens_per_second'] or '-'} tokens/s; prompts truncated {record['truncated']}; "
         f"{timing['wall_seconds']:.1f} s")
-    return [table, line]
+    notes = [Text.assemble(("note: ", "yellow"), line) for line in skip_notes(record)]  # ids are plain text
+    return [table, line, *notes]
