@@ -12,8 +12,10 @@ Stage kinds (exactly one per stage):
 - `generate: {suite: probes, n, seed, split}`: a generated preference file.
 - `tiny: {tokenizer, layers, hidden_size}`: a small random causal LM with a real tokenizer
   (for smoke runs of the whole graph on a CPU).
-- `train: METHOD` with `model`, `data`, `set`, `recipe`: an `rmbench train` run.
-- `eval: {reward | policy, suite | data, ...}`: one more results record.
+- `train: METHOD` with `model`, `data`, `set`, `recipe`, `strict`: an `rmbench train` run.
+- `eval: {reward | policy, suite | data, strict, ...}`: one more results record.
+`strict: true` is `--strict` (a record the loader would skip is an error): on a train stage
+beside `model`, in an eval stage's mapping beside `data`, where each kind takes its options.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from rmbench.results import make_out_folder
 from rmbench.terminal import console
 
 KINDS = ("generate", "tiny", "train", "eval")
-STAGE_KEYS = {"name", *KINDS, "model", "data", "set", "recipe", "format", "seed"}
+STAGE_KEYS = {"name", *KINDS, "model", "data", "set", "recipe", "format", "seed", "strict"}
 MODEL_SETTINGS = ("reward_model", "teacher", "ref_model", "eval_judge")  # `set` keys that may name a stage
 DONE_FILE = ".pipeline-done"  # written after a train stage returns: its run, evals and ranking are all there
 
@@ -54,6 +56,7 @@ class Stage:
     recipe: str | None = None
     format: str | None = None
     seed: int = 42
+    strict: bool = False  # train stages: `rmbench train --strict`
 
 
 @dataclass
@@ -136,6 +139,10 @@ def _parse_stage(entry, number: int, source: Path, defaults: dict, earlier: set[
     if len(kinds) != 1:
         raise PipelineError(f"{where} needs exactly one of {', '.join(KINDS)}")
     kind = kinds[0]
+    if "strict" in entry and kind != "train":
+        raise PipelineError(f"{where}: `strict` goes on train stages" + (
+            ", and inside an eval stage's mapping: `eval: {..., strict: true}`" if kind == "eval" else
+            f" and in eval mappings; a {kind} stage reads no data"))
     if kind == "train" and not isinstance(entry[kind], str):
         raise PipelineError(f"{where}: `train` takes a method name, e.g. `train: dpo`")
     if kind != "train" and not isinstance(entry[kind] or {}, dict):
@@ -148,7 +155,8 @@ def _parse_stage(entry, number: int, source: Path, defaults: dict, earlier: set[
                                 **_mapping(entry.get("set"), "`set`")},
                       recipe=validate.text("recipe", entry.get("recipe"), optional=True),
                       format=validate.text("format", entry.get("format"), optional=True),
-                      seed=validate.seed("seed", entry.get("seed", 42)))
+                      seed=validate.seed("seed", entry.get("seed", 42)),
+                      strict=_flag("strict", entry.get("strict", False)))
         if kind == "train":  # the method now; its `set` values are checked by `train` before it does any work
             from rmbench.trainers.methods import get_method
 
@@ -204,6 +212,14 @@ def _check_eval(spec: dict) -> None:
                      optional=True)
     validate.number("temperature", spec.get("temperature"), low=0, optional=True)
     validate.number("top_p", spec.get("top_p"), low=0, high=1, low_open=True, optional=True)
+    _flag("strict", spec.get("strict", False))
+
+
+def _flag(name: str, value) -> bool:
+    """true or false as YAML spells them: a quoted "false" is a string, and truthy, so it is refused."""
+    if not isinstance(value, bool):
+        raise RmbenchError(f"{name} must be true or false, not {value!r}")
+    return value
 
 
 def _only(spec: dict, keys: tuple[str, ...], kind: str) -> None:
@@ -300,13 +316,14 @@ def _run_train(stage: Stage, folder: Path, resolve, redo: bool, show_progress: b
     settings = {k: resolve(v) if k in MODEL_SETTINGS else v for k, v in stage.settings.items()}
     train(TrainRequest(method=str(stage.spec), model=resolve(stage.model), data=[resolve(d) for d in stage.data],
                        out=folder, recipe=stage.recipe, overrides=settings, format=stage.format,
-                       resume=started, overwrite=not started, seed=stage.seed, show_progress=show_progress))
+                       resume=started, overwrite=not started, seed=stage.seed, strict=stage.strict,
+                       show_progress=show_progress))
     (folder / DONE_FILE).write_text(datetime.now(timezone.utc).isoformat(timespec="seconds") + "\n")
 
 
-EVAL_KEYS = {"reward", "suite", "data", "data_root", "limit", "seed", "baseline_train", "subsets"}
+EVAL_KEYS = {"reward", "suite", "data", "data_root", "limit", "seed", "baseline_train", "subsets", "strict"}
 POLICY_EVAL_KEYS = {"policy", "data", "judge_rm", "baseline_policy", "ref", "max_new_tokens", "temperature", "top_p",
-                    "seed", "limit"}
+                    "seed", "limit", "strict"}
 EVAL_REFS = ("reward", "policy", "judge_rm", "baseline_policy", "ref", "baseline_train")  # may name a stage
 
 

@@ -3,6 +3,7 @@ asked, ends with leaderboards; a malformed file is one clear line."""
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rmbench.cli import app
+from tests.conftest import PAIRS
 
 runner = CliRunner()
 
@@ -136,3 +138,30 @@ def test_stage_names_never_reach_outside_out(tmp_path, name):
     result = run(path, tmp_path / "box" / "out")
     assert result.exit_code == 2 and "not a plain name" in result.output, result.output
     assert (victim / "keep.txt").read_text() == "mine" and not (tmp_path / "box").exists()
+
+
+def test_strict_reaches_train_and_eval_stages_and_is_checked_like_any_key(tmp_path, tiny_lm):
+    """`strict: true` is `--strict`: a train stage beside `model`, an eval stage inside its mapping."""
+    from rmbench.pipeline import load_pipeline
+
+    bad = tmp_path / "pairs.jsonl"
+    bad.write_text(json.dumps(PAIRS[0]) + "\n" + json.dumps({"id": "broken", "prompt": "hi"}) + "\n"
+                   + "\n".join(json.dumps(p) for p in PAIRS[1:]) + "\n")
+    lenient = run(write(tmp_path, f"stages:\n  - {{name: e, eval: {{reward: 'baseline:length', data: {bad}}}}}"),
+                  tmp_path / "lenient")
+    assert lenient.exit_code == 0, lenient.output
+    assert json.loads((tmp_path / "lenient" / "e" / "results.json").read_text())["skipped"]["count"] == 1
+    strict = run(write(tmp_path, f"stages:\n  - {{name: e, eval: {{reward: 'baseline:length', data: {bad}, "
+                                 "strict: true}}"), tmp_path / "strict")
+    assert strict.exit_code == 2 and "pairs.jsonl record 1" in strict.output, strict.output
+    train = f"stages:\n  - {{name: t, train: rm, model: {tiny_lm}, data: {bad}, strict: true}}"
+    assert load_pipeline(write(tmp_path, train)).stages[0].strict is True
+    refused = run(write(tmp_path, train), tmp_path / "train")
+    assert refused.exit_code == 2 and "pairs.jsonl record 1" in refused.output, refused.output
+    assert not (tmp_path / "train" / "t" / "final").exists()
+    for text, message in ((train.replace("true", "'yes'"), "strict must be true or false, not 'yes'"),
+                          (f"stages:\n  - {{name: e, eval: {{reward: r, data: {bad}}}, strict: true}}",
+                           "inside an eval stage's mapping"),
+                          ("stages:\n  - {name: g, generate: {n: 4}, strict: true}", "reads no data")):
+        result = run(write(tmp_path, text), tmp_path / "refused")
+        assert result.exit_code == 2 and message in result.output, result.output
