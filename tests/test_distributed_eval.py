@@ -76,20 +76,25 @@ def _launch(args: list[str], processes: int) -> subprocess.CompletedProcess:
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=root)
 
 
+def _one_then_two(common: list[str], tmp_path: Path) -> tuple[dict, subprocess.CompletedProcess]:
+    """The same eval in one process into tmp_path/one and in a 2-process launch into tmp_path/two:
+    byte-identical scores.jsonl; returns the launch's record and the launch itself."""
+    single = CliRunner().invoke(app, ["eval", *common, "--out", str(tmp_path / "one")])
+    assert single.exit_code == 0, single.output
+    launched = _launch([*common, "--out", str(tmp_path / "two")], 2)
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    assert (tmp_path / "two" / "scores.jsonl").read_bytes() == (tmp_path / "one" / "scores.jsonl").read_bytes()
+    return json.loads((tmp_path / "two" / "results.json").read_text()), launched
+
+
 def test_two_processes_score_exactly_as_one_and_resume_from_their_shards(tiny_rm, tmp_path):
     data = write_jsonl(tmp_path / "pairs.jsonl", PAIRS + [
         {"prompt": f"question {n} about the sea?", "chosen": "answer " * (n + 1), "rejected": f"no {n}"}
         for n in range(10)])
     common = ["--reward", str(tiny_rm), "--data", str(data), "--dtype", "fp32", "--device", "cpu",
               "--batch-tokens", "96", "--no-progress"]
-    single = CliRunner().invoke(app, ["eval", *common, "--out", str(tmp_path / "one")])
-    assert single.exit_code == 0, single.output
-
+    record, launched = _one_then_two(common, tmp_path)
     two = tmp_path / "two"
-    launched = _launch([*common, "--out", str(two)], 2)
-    assert launched.returncode == 0, launched.stderr[-3000:]
-    assert (two / "scores.jsonl").read_bytes() == (tmp_path / "one" / "scores.jsonl").read_bytes()
-    record = json.loads((two / "results.json").read_text())
     assert record["timing"]["processes"] == 2
     shards = sorted((two / ".cache").glob("scores-*.rank*-of-2.jsonl"))
     assert len(shards) == 2 and all(s.read_text() for s in shards)  # both processes did work
@@ -111,12 +116,7 @@ def test_policy_sampling_and_kl_split_across_processes_give_the_same_record_rows
     common = ["--policy", str(tiny_lm), "--ref", str(tiny_lm), "--data", str(prompts), "--judge-rm",
               "baseline:length", "--max-new-tokens", "6", "--temperature", "0.7", "--dtype", "fp32", "--device", "cpu",
               "--batch-tokens", "64", "--no-progress"]
-    single = CliRunner().invoke(app, ["eval", *common, "--out", str(tmp_path / "one")])
-    assert single.exit_code == 0, single.output
-    launched = _launch([*common, "--out", str(tmp_path / "two")], 2)
-    assert launched.returncode == 0, launched.stderr[-3000:]
-    assert (tmp_path / "two" / "scores.jsonl").read_bytes() == (tmp_path / "one" / "scores.jsonl").read_bytes()
-    record = json.loads((tmp_path / "two" / "results.json").read_text())
+    record, _ = _one_then_two(common, tmp_path)
     assert record["timing"]["generation"]["processes"] == 2
     assert len(list((tmp_path / "two" / ".cache").glob("generations-*.rank*-of-2.jsonl"))) == 2
 
@@ -133,12 +133,7 @@ def _several_per_prompt(path: Path) -> Path:
 
 
 def _same_scores_in_one_and_two_processes(common: list[str], tmp_path: Path) -> dict:
-    single = CliRunner().invoke(app, ["eval", *common, "--out", str(tmp_path / "one")])
-    assert single.exit_code == 0, single.output
-    launched = _launch([*common, "--out", str(tmp_path / "two")], 2)
-    assert launched.returncode == 0, launched.stderr[-3000:]
-    assert (tmp_path / "two" / "scores.jsonl").read_bytes() == (tmp_path / "one" / "scores.jsonl").read_bytes()
-    record = json.loads((tmp_path / "two" / "results.json").read_text())
+    record, _ = _one_then_two(common, tmp_path)
     assert record["timing"]["processes"] == 2
     assert all(s.read_text() for s in (tmp_path / "two" / ".cache").glob("*.rank*-of-2.jsonl"))
     assert len(list((tmp_path / "two" / ".cache").glob("*.rank*-of-2.jsonl"))) == 2  # both processes did work
