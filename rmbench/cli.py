@@ -112,7 +112,7 @@ def eval_command(
     = None,
     concurrency: Annotated[int | None, typer.Option(help="Requests in flight per server [default: 4]")] = None,
     compile: Annotated[bool, typer.Option(
-        help="torch.compile a classifier reward model: about 1.5 min to start on CPU, faster after; for long runs")]
+        help="torch.compile a classifier reward model: a minute or more to start on CPU, ~20% faster after")]
     = False,
     policy_url: Annotated[list[str] | None, typer.Option(
         help="With --policy openai:MODEL: an OpenAI-compatible server (repeatable, or comma-separated)")] = None,

@@ -63,8 +63,8 @@ class ClassifierScorer:
         self.batch_tokens = batch_tokens or default_batch_tokens(self.device)
         head = getattr(model, "score", None)
         self._gather_head = isinstance(head, torch.nn.Linear) and hasattr(model, model.base_model_prefix)
-        # Without the mask only where the pooled position is ours to pick (the gathered head): the
-        # model's own pooling looks for the pad id, which needs no mask but trusts pad != EOS.
+        # Unmasked only on the gathered-head path, where rmbench picks the pooled position itself;
+        # any other head runs exactly as its model defines it.
         self._unmasked = self._gather_head and attends_causally(model)
         network = getattr(model, model.base_model_prefix) if self._gather_head else model
         self.compiled = compile
