@@ -122,3 +122,24 @@ def test_training_data_keeps_exclusions_apart_under_strict(tmp_path):
     examples = train_data.load_for("preference", [str(path)], None, None, log)
     assert len(examples) == 4 and log.count == 0 and log.excluded.by_reason == {"tie": 4}
     assert str(path).endswith(HUMAN_FILE)
+
+
+def test_ppe_ties_are_excluded_from_scoring_but_still_serve_as_policy_prompts(tmp_path):
+    from rmbench.evals.prompts import load_prompts
+
+    rows = human_rows(8)  # winners cycle model_a, model_b, tie, tie (bothbad)
+    rows[5]["response_2"] = None  # a decisive battle with a broken answer: a skip either way
+    path = write_human(tmp_path, rows)
+    log = SkipLog()
+    examples = load_preferences(str(path), skips=log)
+    assert len(examples) == 3 and log.excluded.by_reason == {"tie": 4}
+
+    log = SkipLog()
+    prompts = {p.id: p for p in load_prompts(str(path), skips=log)}
+    assert sorted(prompts) == sorted(r["question_id"] for i, r in enumerate(rows) if i != 5)  # ties included
+    assert log.excluded.count == 0 and log.by_reason == {"missing-field": 1}
+    tie, both_bad = prompts["q0002"], prompts["q0003"]
+    assert tie.prompt == [{"role": "user", "content": "question 2?"}] and tie.subset == rows[2]["language"]
+    assert tie.references == [rows[2]["response_1"], rows[2]["response_2"]]  # both answers were as good
+    assert both_bad.references == []  # "tie (bothbad)": neither is a reference
+    assert prompts["q0000"].references == [rows[0]["response_1"]]  # model_a won

@@ -38,9 +38,11 @@ def _text(rec, key: str) -> str:
     return value
 
 
-def _exclude(rec, reason: str, detail: str) -> ExcludeRecord:
-    """A well-formed record PPE's rules leave out of its score (see rmbench.data.skips)."""
-    return ExcludeRecord(reason, detail, where=rec.where, id=rec.id)
+def _exclude(rec, reason: str, detail: str, prompt: list, references: list[str]) -> ExcludeRecord:
+    """A well-formed record PPE's rules leave out of its score (see rmbench.data.skips); its prompt
+    still serves policy evaluation."""
+    return ExcludeRecord(reason, detail, where=rec.where, id=rec.id, prompt=prompt, subset=rec.subset,
+                         references=references)
 
 
 def _own_id(rec, *keys: str) -> None:
@@ -71,8 +73,9 @@ class PPEHumanAdapter(Adapter):
                                         "'tie (bothbad)'")
         # A malformed battle is a skip (an error under --strict) even when it is a tie.
         prompt, responses = rec.prompt("prompt"), [_text(rec, "response_1"), _text(rec, "response_2")]
-        if winner in PPE_TIES:
-            raise _exclude(rec, "tie", f"winner is {winner!r}: PPE scores decisive battles only")
+        if winner in PPE_TIES:  # as a policy prompt: both answers were as good ("tie") or both bad
+            raise _exclude(rec, "tie", f"winner is {winner!r}: PPE scores decisive battles only", prompt,
+                           responses if winner == "tie" else [])
         chosen = PPE_WINNERS[winner]
         loser = ("model_a", "model_b")[1 - chosen]
         meta = {**rec.meta("prompt", "response_1", "response_2"), METRIC_KEY: "ppe_human",
@@ -103,10 +106,10 @@ class PPECorrectnessAdapter(Adapter):
             (correct_at if label else incorrect_at).append(i)
         if not correct:
             raise _exclude(rec, "no-correct", f"none of the {len(labels)} responses is correct: no correct/incorrect "
-                                         "pair to compare")
+                                         "pair to compare", rec.prompt("prompt"), [])
         if not incorrect:
             raise _exclude(rec, "no-incorrect", f"all {len(labels)} responses are correct: no correct/incorrect "
-                                           "pair to compare")
+                                           "pair to compare", rec.prompt("prompt"), correct)
         used = ("prompt", "scores", *(f"response_{i}" for i in range(1, len(labels) + 1)))
         meta = {**rec.meta(*used), METRIC_KEY: "ppe_correctness", "correct_responses": correct_at,
                 "incorrect_responses": incorrect_at}

@@ -102,9 +102,18 @@ class SkipRecord(DataError):
 
 class ExcludeRecord(SkipRecord):
     """A well-formed record the benchmark's rules leave out of its score (a PPE tie):
-    counted and listed apart from skips, and never an error under --strict."""
+    counted and listed apart from skips, and never an error under --strict.
+
+    The rule is about scoring a reward model, not about the prompt: a tie battle's prompt is as
+    good a prompt as any. So an adapter may attach the prompt (with its subset and any reference
+    answers), and policy evaluation (rmbench.evals.prompts) uses it instead of leaving it out."""
 
     excluded = True
+
+    def __init__(self, reason: str, detail: str, *, where: str | None = None, id: str | None = None,
+                 prompt: list | None = None, subset: str | None = None, references: list[str] | None = None):
+        super().__init__(reason, detail, where=where, id=id)
+        self.prompt, self.subset, self.references = prompt, subset, list(references or [])
 
 
 @dataclass

@@ -77,8 +77,11 @@ def load_prompts(source: str, format: str | None = None, split: str | None = Non
             try:
                 example = adapter.convert(record, index, None, origin)
             except SkipRecord as skip:
-                log.add(skip.located(f"{origin} record {index}", None))
-                continue
+                if getattr(skip, "prompt", None) is None:
+                    log.add(skip.located(f"{origin} record {index}", None))
+                    continue
+                # left out of a reward benchmark's score by its rules (a PPE tie), yet a fine prompt
+                example = PolicyPrompt(skip.id, skip.subset, skip.prompt, skip.references)
             prompts.append(_as_prompt(example, f"{origin} record {index}"))
             read += 1
         if records and not read and not prompts:
