@@ -17,6 +17,9 @@ unconditionally (rewardbench/models/pipeline.py, 0.1.4), so on a CPU machine it 
 wrapper that points that one call at the CPU. Its command: `--batch_size 8 --torch_dtype float32
 --not_quantized --max_length 4096` (no truncation, as in rmbench).
 
+A third rmbench arm runs fp32 with `--compile`: its wall time includes compiling (40-90 s
+here), so it shows where compiling starts to pay.
+
 Asserted: the fp32 decisions of the two tools agree (a flip only on a near-tie) and rewards match
 to 1e-4. Reported, never asserted: seconds, pairs/s, ratios, and whether rmbench fp32 reaches
 the issue's target of twice rewardbench's pairs/s.
@@ -117,11 +120,11 @@ def run_rewardbench(python: str, root: Path) -> dict:
             "chosen": [s["chosen"][0] for s in scores], "rejected": [s["rejected"][0] for s in scores]}
 
 
-def run_rmbench(root: Path, dtype: str) -> dict:
-    out = root / f"rmbench-{dtype}"
+def run_rmbench(root: Path, dtype: str, *extra: str) -> dict:
+    out = root / f"rmbench-{dtype}{''.join(extra)}"
     seconds, output = run_timed([sys.executable, "-m", "rmbench", "eval", "--reward", str(root / "smollm2-rm"),
                                  "--data", str(root / "pairs.jsonl"), "--dtype", dtype, "--out", str(out),
-                                 "--no-progress", "--overwrite"], root)
+                                 "--no-progress", "--overwrite", *extra], root)
     record = json.loads((out / "results.json").read_text())
     lines = [json.loads(line) for line in (out / "scores.jsonl").read_text().splitlines()]
     return {"seconds": seconds, "scoring_seconds": record["timing"]["scoring_seconds"],
@@ -135,7 +138,8 @@ def test_rmbench_cli_vs_rewardbench_cli(benchmark, rewardbench_python, shared_fo
 
     def both():
         return {"rewardbench-fp32": run_rewardbench(rewardbench_python, root),
-                "rmbench-fp32": run_rmbench(root, "fp32"), "rmbench-auto": run_rmbench(root, "auto")}
+                "rmbench-fp32": run_rmbench(root, "fp32"), "rmbench-auto": run_rmbench(root, "auto"),
+                "rmbench-fp32-compiled": run_rmbench(root, "fp32", "--compile")}
 
     arms = benchmark.pedantic(both, rounds=1, iterations=1, warmup_rounds=0)
     reference = arms["rewardbench-fp32"]
@@ -151,7 +155,7 @@ def test_rmbench_cli_vs_rewardbench_cli(benchmark, rewardbench_python, shared_fo
                         "decisions_differing": len(flipped),
                         "max_abs_reward_diff": max(abs(a - b) for a, b in zip(
                             arm["chosen"] + arm["rejected"], reference["chosen"] + reference["rejected"]))}
-        if name == "rmbench-fp32":
+        if name.startswith("rmbench-fp32"):
             margins = [min(abs(arm["chosen"][k] - arm["rejected"][k]),
                            abs(reference["chosen"][k] - reference["rejected"][k])) for k in flipped]
             assert all(m < NEAR_TIE for m in margins), f"fp32 decisions differ off a near-tie: {flipped}"
