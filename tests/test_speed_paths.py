@@ -124,7 +124,10 @@ def test_compiled_classifier_gives_the_same_rewards_and_its_own_cache_key(tiny_r
     plain = ClassifierScorer(str(tiny_rm), dtype="fp32")
     compiled = ClassifierScorer(str(tiny_rm), dtype="fp32", compile=True)
     assert compiled.forward(ROWS) == pytest.approx(plain.forward(ROWS), abs=1e-4)
-    # a second batch shape reuses the dynamic graph and still agrees
+    compiles = torch._dynamo.utils.counters["frames"]["ok"]
+    # other batch shapes, a batch of one row included, reuse the dynamic graph and still agree
     assert compiled.forward(ROWS[1:3]) == pytest.approx(plain.forward(ROWS[1:3]), abs=1e-4)
+    assert compiled.forward(ROWS[:1]) == pytest.approx(plain.forward(ROWS[:1]), abs=1e-4)
+    assert torch._dynamo.utils.counters["frames"]["ok"] == compiles  # no recompile (one took ~60 s on SmolLM2)
     assert compiled.describe()["compiled"] and not plain.describe()["compiled"]
     assert compiled.fingerprint() != plain.fingerprint()  # fused kernels round differently: no shared cache
