@@ -77,7 +77,7 @@ def load_prompts(source: str, format: str | None = None, split: str | None = Non
             try:
                 example = adapter.convert(record, index, None, origin)
             except SkipRecord as skip:
-                if getattr(skip, "prompt", None) is None:
+                if not (skip.excluded and skip.prompt is not None):
                     log.add(skip.located(f"{origin} record {index}", None))
                     continue
                 # left out of a reward benchmark's score by its rules (a PPE tie), yet a fine prompt
